@@ -1,0 +1,115 @@
+// swift-tools-version: 6.3
+import PackageDescription
+
+/// Settings every Jester target shares: Swift 6 language mode comes from the tools version;
+/// these two upcoming features keep dependencies explicit and existentials visible.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Jester",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "jester", targets: ["jester"]),
+        .library(name: "JesterManifest", targets: ["JesterManifest"]),
+        .library(name: "JesterRuntime", targets: ["JesterRuntime"]),
+        .library(name: "JesterCLI", targets: ["JesterCLI"]),
+        .library(name: "JesterTesting", targets: ["JesterTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        .target(
+            name: "JesterManifest",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "JesterWASI",
+            dependencies: [
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WasmKitWASI", package: "WasmKit"),
+                .product(name: "WASI", package: "WasmKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "JesterToolchain",
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "JesterRuntime",
+            dependencies: [
+                "JesterManifest",
+                "JesterWASI",
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WasmKitWASI", package: "WasmKit"),
+                .product(name: "WASI", package: "WasmKit"),
+                .product(name: "WasmParser", package: "WasmKit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "JesterCLI",
+            dependencies: [
+                "JesterManifest",
+                "JesterToolchain",
+                "JesterRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "WAT", package: "WasmKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "jester",
+            dependencies: ["JesterCLI"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "JesterTesting",
+            dependencies: [
+                "JesterManifest",
+                "JesterToolchain",
+                "JesterRuntime",
+                .product(name: "WAT", package: "WasmKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JesterManifestTests",
+            dependencies: ["JesterManifest"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JesterRuntimeTests",
+            dependencies: [
+                "JesterRuntime", "JesterTesting", "JesterManifest", "JesterWASI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JesterWASITests",
+            dependencies: [
+                "JesterWASI",
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WAT", package: "WasmKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JesterCLITests",
+            dependencies: ["JesterCLI", "JesterTesting", "JesterRuntime", "JesterManifest"],
+            swiftSettings: strictSettings
+        ),
+    ]
+)
