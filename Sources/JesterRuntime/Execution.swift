@@ -1,0 +1,127 @@
+public import JesterManifest
+
+/// Per-call inputs besides the arguments: who is calling, for whom, and with which limits.
+///
+/// A context can only tighten the plugin's limits, never loosen them.
+public struct ExecutionContext: Sendable {
+    /// A unique id for this execution, in logs and in the result. Random by default.
+    public var executionID: String
+    /// The tenant or user on whose behalf the call runs, for logs and accounting.
+    public var tenant: String?
+    /// Environment variables for this call (WASI guests only, and only the names the plugin's
+    /// manifest lists and the host grants). A call with an environment runs on a fresh instance.
+    public var environment: [String: String]
+    /// Lower limits for this call (memory, fuel, timeout); higher values are ignored.
+    public var limits: ResourceLimits?
+    /// An absolute deadline for this call, in addition to the timeout.
+    public var deadline: ContinuousClock.Instant?
+    /// Application data that travels with the call into logs (not visible to the guest).
+    public var appContext: JSONValue?
+
+    public init(
+        executionID: String = ExecutionContext.makeID(), tenant: String? = nil, environment: [String: String] = [:],
+        limits: ResourceLimits? = nil, deadline: ContinuousClock.Instant? = nil, appContext: JSONValue? = nil
+    ) {
+        self.executionID = executionID
+        self.tenant = tenant
+        self.environment = environment
+        self.limits = limits
+        self.deadline = deadline
+        self.appContext = appContext
+    }
+
+    /// A random 16-hex-digit id.
+    public static func makeID() -> String {
+        let value = UInt64.random(in: .min ... .max)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+}
+
+/// One message a plugin wrote through the log interface or to stdout/stderr.
+public struct PluginLogEntry: Sendable, Hashable, CustomStringConvertible {
+    public enum Level: String, Sendable, Hashable {
+        case trace, debug, info, warn, error
+
+        init(canonical: UInt32) {
+            switch canonical {
+            case 0: self = .trace
+            case 1: self = .debug
+            case 2: self = .info
+            case 3: self = .warn
+            default: self = .error
+            }
+        }
+    }
+
+    /// Where the message came from.
+    public enum Source: String, Sendable, Hashable {
+        case log, stdout, stderr
+    }
+
+    public var level: Level
+    public var source: Source
+    public var message: String
+
+    public init(level: Level, source: Source, message: String) {
+        self.level = level
+        self.source = source
+        self.message = message
+    }
+
+    public var description: String {
+        source == .log ? "[\(level.rawValue)] \(message)" : "[\(source.rawValue)] \(message)"
+    }
+}
+
+/// What one call used.
+public struct ResourceUsage: Sendable, Hashable {
+    /// Fuel consumed (roughly WebAssembly instructions executed).
+    public var fuel: UInt64
+    /// The largest the instance's linear memory has been, in bytes.
+    public var peakMemoryBytes: Int
+    /// Wall-clock time of the call, including waiting for a slot.
+    public var duration: Duration
+
+    public init(fuel: UInt64 = 0, peakMemoryBytes: Int = 0, duration: Duration = .zero) {
+        self.fuel = fuel
+        self.peakMemoryBytes = peakMemoryBytes
+        self.duration = duration
+    }
+}
+
+/// The outcome of ``Plugin/execute(_:input:context:)``: the guest's answer, what it logged, and
+/// what it used. A guest that answers with an error is a result with `success == false`; a trap or
+/// a limit is thrown instead.
+public struct PluginResult: Sendable {
+    public var executionID: String
+    public var success: Bool
+    /// The output bytes (handler output, or a WASI command's stdout).
+    public var output: [UInt8]
+    /// The results of a core function call.
+    public var values: [WasmValue]
+    /// Log messages and captured stdout/stderr lines, in order.
+    public var logs: [PluginLogEntry]
+    /// Error messages the guest returned.
+    public var errors: [String]
+    /// A WASI command's exit code.
+    public var exitCode: UInt32?
+    public var usage: ResourceUsage
+
+    public init(
+        executionID: String, success: Bool = true, output: [UInt8] = [], values: [WasmValue] = [],
+        logs: [PluginLogEntry] = [], errors: [String] = [], exitCode: UInt32? = nil, usage: ResourceUsage = ResourceUsage()
+    ) {
+        self.executionID = executionID
+        self.success = success
+        self.output = output
+        self.values = values
+        self.logs = logs
+        self.errors = errors
+        self.exitCode = exitCode
+        self.usage = usage
+    }
+
+    /// The output decoded as UTF-8.
+    public var outputText: String { String(decoding: output, as: UTF8.self) }
+}

@@ -1,0 +1,206 @@
+import JesterManifest
+import JesterWASI
+import Logging
+@_spi(Fuzzing) import WasmKit
+
+/// Refuses memory and table growth past the plugin's limits, and remembers the peak and whether
+/// it refused anything (so that a trap that follows can be reported as the limit it was).
+final class InstanceLimiter: ResourceLimiter, @unchecked Sendable {
+    // @unchecked: called only by the engine on the thread running the instance.
+    var memoryLimit: Int
+    var tableLimit: Int
+    private(set) var peakMemoryBytes = 0
+    var refusedMemory: Int?
+    var refusedTable: Int?
+
+    init(memoryLimit: Int, tableLimit: Int) {
+        self.memoryLimit = memoryLimit
+        self.tableLimit = tableLimit
+    }
+
+    func limitMemoryGrowth(to desired: Int) throws -> Bool {
+        guard desired <= memoryLimit else {
+            refusedMemory = desired
+            return false
+        }
+        peakMemoryBytes = max(peakMemoryBytes, desired)
+        return true
+    }
+
+    func limitTableGrowth(to desired: Int) throws -> Bool {
+        guard desired <= tableLimit else {
+            refusedTable = desired
+            return false
+        }
+        return true
+    }
+}
+
+/// The fuel and deadline of one call.
+struct CallBudget {
+    var fuel: UInt64
+    /// Monotonic nanoseconds (see `Watchdog.now()`).
+    var deadline: UInt64
+    var timeout: Duration
+}
+
+/// One instance of a plugin: its store, memory, stack and host-function state.
+///
+/// Used by one thread at a time (the instance pool hands it to one caller), which is what
+/// WasmKit's `Store` requires.
+final class PluginInstance: @unchecked Sendable {
+    // @unchecked: confined; the pool transfers ownership between threads, never shares it.
+    let image: PluginImage
+    let store: Store
+    let storeBox: StoreBox
+    let limiter: InstanceLimiter
+    let context: InstanceContext
+    private(set) var instance: Instance?
+    private let stack: StackBox
+    let wasi: WASISession?
+    private var exportCache: [String: Function] = [:]
+    /// Set when a call trapped or hit a limit: the instance's state can no longer be trusted.
+    var isPoisoned = false
+    var callCount = 0
+    var lastFuelUsed: UInt64 = 0
+
+    /// Creates and initialises an instance: links imports, runs the start function, then
+    /// `_initialize` (WASI reactors) and `init` (jester ABI), all within `budget`.
+    init(image: PluginImage, budget: CallBudget, environment: [(name: String, value: String)]? = nil) throws {
+        self.image = image
+        store = Store(engine: image.host.engine)
+        storeBox = StoreBox(store)
+        limiter = InstanceLimiter(memoryLimit: image.limits.memoryBytes, tableLimit: image.limits.tableElements)
+        store.resourceLimiter = limiter
+        context = InstanceContext(plugin: image.shared, engine: image.host.engine)
+        stack = StackBox(engine: image.host.engine)
+        if image.needsWASI {
+            var grants = image.wasiGrants
+            if let environment { grants.environment = environment }
+            let context = self.context
+            do {
+                wasi = try WASISession(grants: grants) { stream, line in
+                    context.record(PluginLogEntry(level: stream == .stderr ? .warn : .info, source: stream == .stderr ? .stderr : .stdout, message: line))
+                }
+            } catch {
+                throw PluginError.make(.instantiationFailed, "cannot set up WASI: \(error)").with(pluginID: image.id)
+            }
+        } else {
+            wasi = nil
+        }
+        var imports = Imports()
+        image.link(into: &imports, store: store, context: context, wasi: wasi)
+        let module = image.module
+        let store = self.store
+        do {
+            instance = try run(export: "(start)", budget: budget) {
+                try module.instantiate(store: store, imports: imports)
+            }
+        } catch {
+            wasi?.close()
+            throw error
+        }
+        context.memory = instance?.exports[memory: "memory"]
+        context.realloc = instance?.exports[function: "cabi_realloc"]
+        do {
+            if image.info.abi == .wasiReactor, let initialize = function("_initialize") {
+                _ = try invoke(initialize, [], export: "_initialize", budget: budget)
+            }
+            if image.info.abi == .jester, image.info.functionExport(named: "init") != nil {
+                try CanonicalABI.callInit(on: self, budget: budget)
+            }
+        } catch {
+            wasi?.close()
+            throw error
+        }
+        _ = context.takeLogs()
+    }
+
+    deinit {
+        wasi?.close()
+    }
+
+    /// The exported function `name`, cached.
+    func function(_ name: String) -> Function? {
+        if let cached = exportCache[name] { return cached }
+        guard let function = instance?.exports[function: name] else { return nil }
+        exportCache[name] = function
+        return function
+    }
+
+    /// Calls `function` within `budget`, mapping traps and limits to Jester's errors.
+    func invoke(_ function: Function, _ arguments: [Value], export: String, budget: CallBudget) throws -> [Value] {
+        let stack = self.stack
+        return try run(export: export, budget: budget) {
+            try function.invoke(arguments, on: &stack.stack)
+        }
+    }
+
+    /// Runs guest code with the call's fuel and deadline.
+    func run<T>(export: String, budget: CallBudget, _ body: () throws -> T) throws -> T {
+        store.fuel = Fuel(remaining: budget.fuel)
+        limiter.refusedMemory = nil
+        limiter.refusedTable = nil
+        let ticket = image.host.watchdog.arm(store: storeBox, deadline: budget.deadline)
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            let timedOut = image.host.watchdog.disarm(ticket)
+            lastFuelUsed = budget.fuel - min(budget.fuel, store.fuel?.remaining ?? budget.fuel)
+            isPoisoned = true
+            throw classify(error, export: export, timedOut: timedOut, budget: budget)
+        }
+        if image.host.watchdog.disarm(ticket) {
+            // The deadline passed just as the call returned; its result stands.
+        }
+        lastFuelUsed = budget.fuel - min(budget.fuel, store.fuel?.remaining ?? budget.fuel)
+        callCount += 1
+        return result
+    }
+
+    /// Turns an engine error into a typed Jester error naming the plugin, the export and the limit.
+    private func classify(_ error: any Error, export: String, timedOut: Bool, budget: CallBudget) -> any Error {
+        let id = image.id
+        if let pluginError = error as? PluginError { return pluginError.with(pluginID: id, export: export) }
+        if let code = WASISession.exitCode(of: error) {
+            return WASIExitRequest(code: code)
+        }
+        let text = String(describing: error)
+        if timedOut {
+            return PluginError.limitExceeded(.timeout, "the call ran past its \(budget.timeout) deadline and was stopped; raise limits.timeout_ms (at most 300 s) or make the guest faster")
+                .with(pluginID: id, export: export)
+        }
+        if text.contains("out of fuel") {
+            return PluginError.limitExceeded(.fuel, "the call used all of its \(budget.fuel) fuel (about one unit per instruction) and was stopped; raise limits.fuel or make the guest do less")
+                .with(pluginID: id, export: export)
+        }
+        if let refused = limiter.refusedMemory {
+            return PluginError.limitExceeded(.memory, "the guest asked for \(refused) bytes of memory, over its limit of \(limiter.memoryLimit) bytes, and could not continue (\(Self.trapReason(text))); raise limits.memory_bytes or use less memory")
+                .with(pluginID: id, export: export)
+        }
+        if let refused = limiter.refusedTable {
+            return PluginError.limitExceeded(.table, "the guest asked for a table of \(refused) elements, over its limit of \(limiter.tableLimit), and could not continue (\(Self.trapReason(text)))")
+                .with(pluginID: id, export: export)
+        }
+        if text.contains("call stack exhausted") {
+            return PluginError.limitExceeded(.stack, "the guest recursed deeper than the interpreter's \(image.host.configuration.stackSize / 1024) KiB stack allows and was stopped")
+                .with(pluginID: id, export: export)
+        }
+        if let fault = error as? GuestMemoryFault {
+            return GuestTrap(pluginID: id, export: export, reason: "a host function was given a bad pointer: \(fault)", backtrace: nil)
+        }
+        let reason = Self.trapReason(text)
+        let lines = reason.split(separator: "\n", maxSplits: 1)
+        return GuestTrap(pluginID: id, export: export, reason: String(lines.first ?? ""), backtrace: lines.count > 1 ? String(lines[1]) : nil)
+    }
+
+    private static func trapReason(_ text: String) -> String {
+        text.hasPrefix("Trap: ") ? String(text.dropFirst(6)) : text
+    }
+}
+
+/// A WASI guest called `proc_exit`. Not an error for a command: it is its exit status.
+struct WASIExitRequest: Error {
+    let code: UInt32
+}

@@ -1,0 +1,120 @@
+import WasmKit
+
+/// One instance of a plugin, checked out for a series of calls (see ``Plugin/withSession(context:_:)``).
+///
+/// Each call gets the plugin's full fuel and timeout. After a call traps or hits a limit the
+/// instance is unusable and further calls throw.
+public struct PluginSession: ~Copyable {
+    let plugin: Plugin
+    let instance: PluginInstance
+    let context: ExecutionContext
+    var budget: CallBudget
+    var fuelUsed: UInt64 = 0
+    var failure: (any Error)?
+
+    init(plugin: Plugin, instance: PluginInstance, budget: CallBudget, context: ExecutionContext) {
+        self.plugin = plugin
+        self.instance = instance
+        self.budget = budget
+        self.context = context
+    }
+
+    /// The execution id of the context the session was opened with.
+    public var executionID: String { context.executionID }
+
+    /// Calls a core function export with WebAssembly values.
+    public mutating func call(_ export: String, _ arguments: [WasmValue] = []) throws -> [WasmValue] {
+        try callEngine(export, arguments.map(\.engineValue)).compactMap(WasmValue.init(engineValue:))
+    }
+
+    /// Calls the handler-world export `export` (default `handle`) with `input`.
+    /// Returns the output, or the error message the guest returned.
+    public mutating func handle(_ input: [UInt8], export: String = "handle") throws -> Result<[UInt8], PluginGuestError> {
+        try prepareCall(export)
+        defer { fuelUsed &+= instance.lastFuelUsed }
+        do {
+            return try CanonicalABI.callHandle(on: instance, export: export, input: input, budget: budget)
+                .mapError { PluginGuestError(message: $0.text) }
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    mutating func callEngine(_ export: String, _ arguments: [Value]) throws -> [Value] {
+        try prepareCall(export)
+        guard let function = instance.function(export) else {
+            let available = plugin.module.exports.filter { $0.kind == .function }.map(\.name)
+            throw PluginError.missingExport(export, detail: "it exports: \(available.isEmpty ? "no functions" : available.joined(separator: ", "))").with(pluginID: plugin.id)
+        }
+        if let signature = plugin.module.functionExport(named: export)?.signature {
+            let given = arguments.compactMap(WasmValue.init(engineValue:)).map(\.type)
+            guard given == signature.parameters else {
+                throw PluginError.invalidArgument("export \(export) takes \(signature.parameters.isEmpty ? "no arguments" : "(\(signature.parameters.map(\.description).joined(separator: " ")))") but was given (\(given.map(\.description).joined(separator: " ")))").with(pluginID: plugin.id, export: export)
+            }
+        }
+        defer { fuelUsed &+= instance.lastFuelUsed }
+        do {
+            return try instance.invoke(function, arguments, export: export, budget: budget)
+        } catch {
+            failure = error
+            throw error
+        }
+    }
+
+    /// Runs `export` according to its kind and collects a result.
+    mutating func execute(_ export: String, input: [UInt8]) throws -> PluginResult {
+        var result = PluginResult(executionID: context.executionID)
+        let kind = plugin.manifest.exports.first(where: { $0.name == export })?.kind
+        let isHandler = kind == .handler || (kind == nil && plugin.abi == .jester && export == "handle")
+        let isCommand = kind == .command || (kind == nil && export == "_start" && instance.wasi != nil)
+        if isHandler {
+            switch try handle(input, export: export) {
+            case .success(let output):
+                result.output = output
+            case .failure(let error):
+                result.success = false
+                result.errors = [error.message]
+            }
+        } else if isCommand {
+            instance.wasi?.stdin = input
+            defer { instance.wasi?.stdin = [] }
+            do {
+                _ = try callEngine(export, [])
+                result.exitCode = 0
+            } catch let exit as WASIExitRequest {
+                failure = nil
+                result.exitCode = exit.code
+                result.success = exit.code == 0
+                if exit.code != 0 { result.errors = ["exited with status \(exit.code)"] }
+                instance.isPoisoned = true
+            }
+        } else {
+            if !input.isEmpty {
+                throw PluginError.invalidArgument("export \(export) is a core function and takes no input bytes; pass values with call(_:_:) or declare it as a handler in the manifest").with(pluginID: plugin.id, export: export)
+            }
+            result.values = try call(export, [])
+        }
+        instance.wasi?.resetCapture()
+        result.logs = instance.context.takeLogs()
+        if isCommand {
+            result.output = Array(result.logs.filter { $0.source == .stdout }.map(\.message).joined(separator: "\n").utf8)
+            if !result.output.isEmpty { result.output.append(UInt8(ascii: "\n")) }
+        }
+        result.usage = ResourceUsage(fuel: fuelUsed, peakMemoryBytes: instance.limiter.peakMemoryBytes, duration: .zero)
+        return result
+    }
+
+    private mutating func prepareCall(_ export: String) throws {
+        if instance.isPoisoned {
+            throw PluginError.make(.unloaded, "this session's instance is unusable after an earlier failed call; open a new session").with(pluginID: plugin.id, export: export)
+        }
+        budget = plugin.budget(for: context)
+    }
+}
+
+/// The error message a guest returned from a handler (not a trap: the plugin is fine).
+public struct PluginGuestError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
