@@ -1,0 +1,192 @@
+import Foundation
+
+/// What a successful guest build produced.
+public struct GuestBuildResult: Sendable {
+    /// The module that was written.
+    public let output: String
+    /// Its size in bytes.
+    public let byteCount: Int
+    /// What the compiler and linker printed (warnings); empty when they were silent.
+    public let diagnostics: String
+    /// The commands that ran, each as the tool's path followed by its arguments.
+    public let commands: [[String]]
+}
+
+extension GuestToolchain {
+    /// The stack each guest gets, at the bottom of its memory (`--stack-first`), so that an
+    /// overflow traps instead of running into data: 128 KiB.
+    public static let guestStackSize = 128 * 1024
+
+    /// Compiles Embedded Swift `sources` into the core WebAssembly module `output`.
+    ///
+    /// Runs `swiftc -target wasm32-unknown-none-wasm -enable-experimental-feature Embedded ...
+    /// -wmo -parse-as-library -c`, then `wasm-ld --no-entry --export=NAME ... --export=cabi_realloc`.
+    /// Include the PDK's sources (``swiftPDKSources(root:)``) unless the guest provides the
+    /// allocator, `cabi_realloc` and its exports itself (see `docs/abi.md`).
+    ///
+    /// - Parameters:
+    ///   - sources: The `.swift` files, compiled as one module.
+    ///   - output: Where to write the `.wasm`; its directory is created if needed.
+    ///   - exports: Functions to export besides `cabi_realloc`, such as `["handle"]`. Functions
+    ///     marked `@_expose(wasm, ...)` in the sources (as the PDK's are) are exported anyway.
+    ///   - optimize: `-Osize` and `--strip-debug` when `true` (the default); `-Onone` when `false`.
+    /// - Throws: ``GuestBuildError``, with the compiler's or linker's output when one failed.
+    public func buildEmbeddedSwift(
+        sources: [String],
+        output: String,
+        exports: [String],
+        optimize: Bool = true
+    )
+        throws(GuestBuildError) -> GuestBuildResult
+    {
+        guard !sources.isEmpty else { throw .noSources() }
+        for source in sources where !FileManager.default.fileExists(atPath: source) || Self.isDirectory(source) {
+            throw .sourceNotFound(source)
+        }
+        var exportNames: [String] = []
+        for name in exports + ["cabi_realloc"] {
+            guard !name.isEmpty, !name.contains(where: { $0 == "=" || $0 == "," || $0.isWhitespace }) else {
+                throw .invalidExport(name)
+            }
+            if !exportNames.contains(name) { exportNames.append(name) }
+        }
+
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("jester-guest-\(UUID().uuidString)", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        } catch {
+            throw .outputFailed(scratch.path, reason: "\(error)")
+        }
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let object = scratch.appendingPathComponent("guest.o").path
+
+        let compile = [swiftc] + compilerArguments(sources: sources, object: object, optimize: optimize)
+        let compiled = try run(compile, tool: "swiftc")
+        guard compiled.status == 0 else {
+            throw .compileFailed(
+                status: compiled.status,
+                sources: sources.count,
+                output: compiled.output,
+                hint: compileHint(compiled.output)
+            )
+        }
+
+        let outputURL = URL(fileURLWithPath: output)
+        do {
+            try FileManager.default.createDirectory(
+                at: outputURL.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
+        } catch {
+            throw .outputFailed(output, reason: "\(error)")
+        }
+        let link =
+            [wasmLD] + linkerArguments(object: object, output: outputURL.path, exports: exportNames, optimize: optimize)
+        let linked = try run(link, tool: "wasm-ld")
+        guard linked.status == 0 else {
+            throw .linkFailed(status: linked.status, output: linked.output, hint: Self.linkHint(linked.output))
+        }
+
+        let size: Int
+        do {
+            let attributes = try FileManager.default.attributesOfItem(atPath: outputURL.path)
+            size = (attributes[.size] as? NSNumber)?.intValue ?? 0
+        } catch {
+            throw .outputFailed(output, reason: "the linker reported success but the file cannot be read: \(error)")
+        }
+        let diagnostics = [compiled.output, linked.output]
+            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { !$0.isEmpty }
+            .joined(separator: "\n")
+        return GuestBuildResult(
+            output: outputURL.path,
+            byteCount: size,
+            diagnostics: diagnostics,
+            commands: [compile, link]
+        )
+    }
+
+    // MARK: Internals
+
+    /// `swiftc` arguments for one Embedded Swift module (without the tool itself).
+    func compilerArguments(sources: [String], object: String, optimize: Bool) -> [String] {
+        [
+            "-target", "wasm32-unknown-none-wasm",
+            "-enable-experimental-feature", "Embedded",
+            // @_extern(wasm) host imports and @_extern(c) declarations.
+            "-enable-experimental-feature", "Extern",
+            // The PDK defines malloc and free, which the compiler otherwise reserves for its runtime.
+            "-enable-experimental-feature", "AllowRuntimeSymbolDeclarations",
+            "-swift-version", "6",
+            "-wmo", "-parse-as-library",
+            "-Xfrontend", "-disable-stack-protector",
+            optimize ? "-Osize" : "-Onone",
+            "-module-name", "JesterGuest",
+            "-no-color-diagnostics",
+            "-c",
+        ] + sources + ["-o", object]
+    }
+
+    /// `wasm-ld` arguments (without the tool itself).
+    func linkerArguments(object: String, output: String, exports: [String], optimize: Bool) -> [String] {
+        var arguments = ["--no-entry"]
+        arguments += exports.map { "--export=\($0)" }
+        arguments += ["--stack-first", "-z", "stack-size=\(Self.guestStackSize)"]
+        if optimize { arguments.append("--strip-debug") }
+        arguments.append(object)
+        // Unicode tables for String comparison and hashing; only the parts used are linked.
+        let unicodeTables = Self.join(embeddedWasmLibraryDirectory, "libswiftUnicodeDataTables.a")
+        if FileManager.default.fileExists(atPath: unicodeTables) { arguments.append(unicodeTables) }
+        arguments += ["-o", output]
+        return arguments
+    }
+
+    private func compileHint(_ output: String) -> String? {
+        if !FileManager.default.fileExists(atPath: embeddedWasmStandardLibrary) {
+            return "this toolchain has no Embedded Swift library for wasm32 "
+                + "(\(embeddedWasmStandardLibrary) is missing): install Swift 6.3 from swift.org "
+                + "or set \(Self.environmentVariable)"
+        }
+        if output.contains("does not conform to protocol 'PluginHooks'") {
+            return "implement `static func handle(_ input: [UInt8]) throws(PluginFailure) -> [UInt8]` "
+                + "in an `extension Plugin` (see pdk/swift/README.md)"
+        }
+        return nil
+    }
+
+    static func linkHint(_ output: String) -> String? {
+        if output.contains("symbol exported via --export not found") {
+            return "a requested export is not defined: build with the PDK's sources, "
+                + "or define it with @_expose(wasm, \"NAME\") @_cdecl(\"NAME\")"
+        }
+        if output.contains("undefined symbol") {
+            return "the module needs a function no source defines; the PDK provides only malloc, free, calloc, "
+                + "realloc, posix_memalign, memcmp, putchar and arc4random_buf from the C library"
+        }
+        return nil
+    }
+
+    /// Runs `command` (tool path, then arguments) without a shell and returns its exit status
+    /// and everything it printed.
+    private func run(_ command: [String], tool: String) throws(GuestBuildError) -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: command[0])
+        process.arguments = Array(command.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            throw .launchFailed(tool, path: command[0], reason: "\(error)")
+        }
+        // One pipe for both streams, read to the end before waiting, so a chatty tool never
+        // blocks on a full pipe.
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let status = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
+        return (status, String(decoding: data, as: UTF8.self))
+    }
+}
