@@ -1,0 +1,3 @@
+import JesterCLI
+
+await JesterCommand.runFromCommandLine()
