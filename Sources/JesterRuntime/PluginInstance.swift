@@ -139,6 +139,7 @@ final class PluginInstance: @unchecked Sendable {
     /// Runs guest code with the call's fuel and deadline.
     func run<T>(export: String, budget: CallBudget, _ body: () throws -> T) throws -> T {
         store.fuel = Fuel(remaining: budget.fuel)
+        wasi?.deadline = budget.deadline
         limiter.refusedMemory = nil
         limiter.refusedTable = nil
         let ticket = image.host.watchdog.arm(store: storeBox, deadline: budget.deadline)

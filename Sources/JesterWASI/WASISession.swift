@@ -37,6 +37,9 @@ import Darwin
 /// ```
 package final class WASISession {
     private let clockGranted: Bool
+    /// The current call's deadline in monotonic nanoseconds (`CLOCK_MONOTONIC`), set by the
+    /// runtime before each call; `poll_oneoff` never sleeps past it.
+    package var deadline: UInt64?
     private let randomGranted: Bool
     private let arguments: EncodedStrings
     private let environment: EncodedStrings
@@ -478,16 +481,67 @@ extension WASISession {
         {
             return errno
         }
-        guard !clockGranted, count > 0 else { return nil }
-        return view.withBytes { bytes in
-            var offset = Int(subscriptions) + Preview1ABI.subscriptionTagOffset
-            for _ in 0..<count {
-                // eventtype::clock
-                if bytes[offset] == 0 { return .ENOTCAPABLE }
-                offset += Int(Preview1ABI.subscriptionSize)
+        guard count > 0 else { return nil }
+        if !clockGranted {
+            return view.withBytes { bytes in
+                var offset = Int(subscriptions) + Preview1ABI.subscriptionTagOffset
+                for _ in 0..<count {
+                    // eventtype::clock
+                    if bytes[offset] == 0 { return .ENOTCAPABLE }
+                    offset += Int(Preview1ABI.subscriptionSize)
+                }
+                return nil
             }
-            return nil
         }
+        clampClockSubscriptions(view, subscriptions: subscriptions, count: count)
+        return nil
+    }
+
+    /// Shortens clock subscriptions that would sleep past the call's deadline, so that a guest
+    /// sleeping in `poll_oneoff` cannot hold the host thread beyond its timeout (the watchdog can
+    /// only stop guest code, not a blocked host call). A clamped timeout is written back as a
+    /// relative one; the guest wakes at the deadline and is then stopped as timed out.
+    private func clampClockSubscriptions(_ view: GuestView, subscriptions: UInt32, count: UInt32) {
+        guard let deadline else { return }
+        let now = Self.monotonicNow()
+        let remaining = deadline > now ? deadline - now : 0
+        view.withBytes { bytes in
+            var base = Int(subscriptions)
+            for _ in 0..<count {
+                defer { base += Int(Preview1ABI.subscriptionSize) }
+                guard bytes[base + Preview1ABI.subscriptionTagOffset] == 0 else { continue }
+                // subscription_clock at +16: id u32, timeout u64 @ +24, precision u64 @ +32, flags u16 @ +40.
+                let timeout = bytes.guestUInt64(at: base + 24)
+                let flags = UInt16(bytes[base + 40]) | UInt16(bytes[base + 41]) << 8
+                let isAbsolute = flags & 1 != 0
+                let clockID = bytes.guestUInt32(at: base + 16)
+                let relative: UInt64
+                if isAbsolute {
+                    // Absolute against the monotonic clock (1) compares to `now`; against the
+                    // realtime clock (0) it is converted through the current offset.
+                    let clockNow = clockID == 0 ? Self.realtimeNow() : now
+                    relative = timeout > clockNow ? timeout - clockNow : 0
+                } else {
+                    relative = timeout
+                }
+                guard relative > remaining else { continue }
+                bytes.storeGuestUInt64(remaining, at: base + 24)
+                bytes[base + 40] = UInt8(flags & ~1 & 0xFF)
+                bytes[base + 41] = UInt8(flags >> 8)
+            }
+        }
+    }
+
+    static func monotonicNow() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+
+    static func realtimeNow() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
     }
 }
 

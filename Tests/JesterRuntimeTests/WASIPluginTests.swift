@@ -77,6 +77,27 @@ enum WASIGuests {
         #expect(ok.outputText == "again\n")
     }
 
+    @Test func sleepingInPollOneoffEndsAtTheDeadline() async throws {
+        // One relative clock subscription of 10 s: the host must not sleep past the call's 300 ms.
+        let sleeper = JesterFixtures.wasm("""
+            (module
+              (import "wasi_snapshot_preview1" "poll_oneoff" (func $poll (param i32 i32 i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (func (export "sleep") (result i32)
+                (i32.store8 (i32.const 8) (i32.const 0))
+                (i32.store (i32.const 16) (i32.const 1))
+                (i64.store (i32.const 24) (i64.const 10000000000))
+                (i32.store16 (i32.const 40) (i32.const 0))
+                (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))
+                (loop (br 0))
+                (i32.const 0)))
+            """)
+        let manifest = JesterFixtures.manifest(id: "sleeper", permissions: Permissions(clock: true), limits: ResourceLimits(timeout: .milliseconds(300)))
+        let plugin = try PluginHost().makePlugin(manifest: manifest, wasm: sleeper, grants: PluginGrants(clock: true))
+        let elapsed = try await expectLimit(.timeout) { _ = try await plugin.call("sleep") }
+        #expect(elapsed < .milliseconds(350), "returned after \(elapsed)")
+    }
+
     @Test func environmentIsTheAllowListOnly() async throws {
         let manifest = JesterFixtures.manifest(id: "env", permissions: Permissions(environment: ["LANG", "TZ"]))
         let plugin = try PluginHost().makePlugin(manifest: manifest, wasm: WASIGuests.echo, grants: PluginGrants(environment: ["LANG": "C", "SECRET": "x"]))
