@@ -165,7 +165,7 @@ struct CallCommand: AsyncParsableCommand {
         if json {
             Console.out(Self.json(result).serialized(pretty: true))
         } else {
-            for entry in result.logs where entry.source != .stdout || !isCommand(exportName, loaded) {
+            for entry in result.logs {
                 Console.error(entry.description)
             }
             if !result.values.isEmpty {
@@ -177,10 +177,6 @@ struct CallCommand: AsyncParsableCommand {
             for message in result.errors { Console.error("error: \(message)") }
         }
         if !result.success { throw ExitCode(Int32(clamping: result.exitCode.map(Int.init) ?? 1)) }
-    }
-
-    private func isCommand(_ export: String?, _ plugin: Plugin) -> Bool {
-        export == "_start" || plugin.manifest.exports.contains { $0.name == export && $0.kind == .command } || (export == nil && plugin.abi == .wasiCommand)
     }
 
     private func isCoreFunction(_ name: String, in plugin: Plugin) -> Bool {

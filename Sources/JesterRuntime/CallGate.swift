@@ -1,4 +1,3 @@
-import Synchronization
 
 /// Bounds the calls that run at once. Callers beyond the limit wait in order, each up to its own
 /// timeout, and are then refused.
@@ -15,7 +14,7 @@ final class CallGate: Sendable {
     }
 
     let limit: Int
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     init(limit: Int) {
         self.limit = max(1, limit)
@@ -85,7 +84,7 @@ final class CallGate: Sendable {
 /// Warm instances of one plugin version, ready to be handed to a caller.
 final class InstancePool: Sendable {
     let capacity: Int
-    private let idle = Mutex<[PluginInstance]>([])
+    private let idle = Locked<[PluginInstance]>([])
 
     init(capacity: Int) {
         self.capacity = capacity

@@ -6,7 +6,8 @@ public import JesterManifest
 public struct ExecutionContext: Sendable {
     /// A unique id for this execution, in logs and in the result. Random by default.
     public var executionID: String
-    /// The tenant or user on whose behalf the call runs, for logs and accounting.
+    /// The tenant or user on whose behalf the call runs: in the plugin's log lines and in
+    /// ``HostCall/tenant``.
     public var tenant: String?
     /// Environment variables for this call (WASI guests only, and only the names the plugin's
     /// manifest lists and the host grants). A call with an environment runs on a fresh instance.
@@ -15,7 +16,8 @@ public struct ExecutionContext: Sendable {
     public var limits: ResourceLimits?
     /// An absolute deadline for this call, in addition to the timeout.
     public var deadline: ContinuousClock.Instant?
-    /// Application data that travels with the call into logs (not visible to the guest).
+    /// Application data for the host's own capabilities (``HostCall/appContext``), for example to
+    /// scope a store by customer. Never visible to the guest.
     public var appContext: JSONValue?
 
     public init(

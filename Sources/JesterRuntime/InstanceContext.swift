@@ -1,3 +1,4 @@
+import JesterManifest
 import Logging
 import WasmKit
 
@@ -35,6 +36,8 @@ final class InstanceContext: @unchecked Sendable {
     var logs: [PluginLogEntry] = []
     var droppedLogs = 0
     var executionID: String = ""
+    var tenant: String?
+    var appContext: JSONValue?
     /// When set (by the CLI), messages also go here as they arrive.
     var liveSink: (@Sendable (PluginLogEntry) -> Void)?
 
@@ -43,8 +46,10 @@ final class InstanceContext: @unchecked Sendable {
         self.engine = engine
     }
 
-    func beginCall(executionID: String) {
-        self.executionID = executionID
+    func beginCall(_ context: ExecutionContext) {
+        executionID = context.executionID
+        tenant = context.tenant
+        appContext = context.appContext
         logs.removeAll(keepingCapacity: true)
         droppedLogs = 0
     }
@@ -61,7 +66,8 @@ final class InstanceContext: @unchecked Sendable {
         if plugin.logger.logLevel <= level {
             plugin.logger.log(
                 level: level, "\(entry.message)",
-                metadata: ["execution": "\(executionID)", "source": "\(entry.source.rawValue)"])
+                metadata: tenant.map { ["execution": "\(executionID)", "source": "\(entry.source.rawValue)", "tenant": "\($0)"] }
+                    ?? ["execution": "\(executionID)", "source": "\(entry.source.rawValue)"])
         }
         liveSink?(entry)
         if logs.count < PluginShared.maxLogEntriesPerCall {

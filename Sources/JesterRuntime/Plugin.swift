@@ -65,7 +65,7 @@ public final class Plugin: Sendable {
     let image: PluginImage
     let pool: InstancePool
     let gate: CallGate
-    private let statistics: Mutex<PluginStatus>
+    private let statistics: Locked<PluginStatus>
     /// Consecutive calls that trapped or timed out; five mark the plugin degraded.
     private let failureStreak = Atomic<Int>(0)
     static let degradedAfterFailures = 5
@@ -77,7 +77,7 @@ public final class Plugin: Sendable {
         self.warnings = warnings
         pool = InstancePool(capacity: image.limits.instancePolicy == .freshPerCall ? 0 : image.limits.poolSize)
         gate = CallGate(limit: image.limits.maxConcurrency)
-        statistics = Mutex(PluginStatus(id: image.id, version: image.manifest.version, abi: abi, state: .loading, sha256: image.sha256))
+        statistics = Locked(PluginStatus(id: image.id, version: image.manifest.version, abi: abi, state: .loading, sha256: image.sha256))
     }
 
     /// Creates the first instance, which runs the start function and `init`, and marks the plugin
@@ -171,7 +171,7 @@ public final class Plugin: Sendable {
             record(error: error, fuel: 0, duration: ContinuousClock.now - started, peak: 0)
             throw error
         }
-        instance.context.beginCall(executionID: context.executionID)
+        instance.context.beginCall(context)
         var session = PluginSession(plugin: self, instance: instance, budget: budget, context: context)
         defer { finish(instance, session: session, started: started, usesDedicatedEnvironment: environment != nil) }
         do {

@@ -1,6 +1,5 @@
 public import JesterManifest
 public import Logging
-import Synchronization
 import WasmKit
 
 /// The environment plugins run in: the engine, the host functions on offer, the limits no plugin
@@ -50,7 +49,7 @@ public final class PluginHost: Sendable {
     let watchdog = Watchdog()
     /// The threads guest code runs on, unless the configuration says `callerThread`.
     public let guestExecutor: GuestExecutor?
-    private let registry: Mutex<[String: (capability: any HostCapability, function: HostFunction)]>
+    private let registry: Locked<[String: (capability: any HostCapability, function: HostFunction)]>
 
     public init(logger: Logger = Logger(label: "jester.plugins"), configuration: Configuration = Configuration()) {
         self.logger = logger
@@ -65,7 +64,7 @@ public final class PluginHost: Sendable {
                 functions[Self.key(function.module, function.name)] = (capability, function)
             }
         }
-        registry = Mutex(functions)
+        registry = Locked(functions)
     }
 
     deinit {

@@ -23,6 +23,8 @@ final class PluginImage: Sendable {
     let wasiImports: [String]
     let wasiGrants: WASIGrants
     let sha256: String
+    /// The parameter types of every exported function, to check arguments without allocating.
+    let exportParameters: [String: [ValueType]]
 
     var needsWASI: Bool { !wasiImports.isEmpty }
 
@@ -41,6 +43,13 @@ final class PluginImage: Sendable {
         self.wasiImports = links.compactMap { if case .wasi(let name) = $0.link { return name } else { return nil } }
         self.wasiGrants = wasiGrants
         self.sha256 = sha256
+        var parameters: [String: [ValueType]] = [:]
+        for export in info.exports where export.kind == .function {
+            if let signature = export.signature, signature.parameters.allSatisfy({ $0.engineType != nil }) {
+                parameters[export.name] = signature.parameters.compactMap(\.engineType)
+            }
+        }
+        self.exportParameters = parameters
     }
 
     /// Defines every import of the module in `imports`, bound to `context`.

@@ -1,6 +1,5 @@
 public import JesterManifest
 import Logging
-import Synchronization
 
 /// Loads, validates, runs, reloads and unloads plugins. Thread-safe; share one per host.
 ///
@@ -15,7 +14,7 @@ import Synchronization
 /// go to the new one, and the old version's instances are shut down as they come back.
 public final class PluginManager: Sendable {
     public let host: PluginHost
-    private let plugins = Mutex<[String: Plugin]>([:])
+    private let plugins = Locked<[String: Plugin]>([:])
 
     public init(host: PluginHost = PluginHost()) {
         self.host = host

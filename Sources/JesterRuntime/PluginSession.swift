@@ -10,6 +10,7 @@ public struct PluginSession: ~Copyable {
     let context: ExecutionContext
     var budget: CallBudget
     var fuelUsed: UInt64 = 0
+    private var callsStarted = 0
     var failure: (any Error)?
 
     init(plugin: Plugin, instance: PluginInstance, budget: CallBudget, context: ExecutionContext) {
@@ -47,11 +48,10 @@ public struct PluginSession: ~Copyable {
             let available = plugin.module.exports.filter { $0.kind == .function }.map(\.name)
             throw PluginError.missingExport(export, detail: "it exports: \(available.isEmpty ? "no functions" : available.joined(separator: ", "))").with(pluginID: plugin.id)
         }
-        if let signature = plugin.module.functionExport(named: export)?.signature {
-            let given = arguments.compactMap(WasmValue.init(engineValue:)).map(\.type)
-            guard given == signature.parameters else {
-                throw PluginError.invalidArgument("export \(export) takes \(signature.parameters.isEmpty ? "no arguments" : "(\(signature.parameters.map(\.description).joined(separator: " ")))") but was given (\(given.map(\.description).joined(separator: " ")))").with(pluginID: plugin.id, export: export)
-            }
+        if let parameters = plugin.image.exportParameters[export], !Self.matches(arguments, parameters) {
+            let given = arguments.compactMap(WasmValue.init(engineValue:)).map(\.type.description)
+            let expected = parameters.map { WasmValueType($0).description }
+            throw PluginError.invalidArgument("export \(export) takes \(expected.isEmpty ? "no arguments" : "(\(expected.joined(separator: " ")))") but was given (\(given.joined(separator: " ")))").with(pluginID: plugin.id, export: export)
         }
         defer { fuelUsed &+= instance.lastFuelUsed }
         do {
@@ -78,6 +78,7 @@ public struct PluginSession: ~Copyable {
             }
         } else if isCommand {
             instance.wasi?.stdin = input
+            instance.wasi?.collectStdout(limit: Int(CanonicalABI.maxOutputBytes))
             defer { instance.wasi?.stdin = [] }
             do {
                 _ = try callEngine(export, [])
@@ -88,6 +89,15 @@ public struct PluginSession: ~Copyable {
                 result.success = exit.code == 0
                 if exit.code != 0 { result.errors = ["exited with status \(exit.code)"] }
                 instance.isPoisoned = true
+            } catch {
+                _ = instance.wasi?.takeStdout()
+                throw error
+            }
+            if let (bytes, truncated) = instance.wasi?.takeStdout() {
+                result.output = bytes
+                if truncated {
+                    instance.context.record(PluginLogEntry(level: .warn, source: .log, message: "[stdout truncated at \(CanonicalABI.maxOutputBytes) bytes]"))
+                }
             }
         } else {
             if !input.isEmpty {
@@ -97,19 +107,28 @@ public struct PluginSession: ~Copyable {
         }
         instance.wasi?.resetCapture()
         result.logs = instance.context.takeLogs()
-        if isCommand {
-            result.output = Array(result.logs.filter { $0.source == .stdout }.map(\.message).joined(separator: "\n").utf8)
-            if !result.output.isEmpty { result.output.append(UInt8(ascii: "\n")) }
-        }
         result.usage = ResourceUsage(fuel: fuelUsed, peakMemoryBytes: instance.limiter.peakMemoryBytes, duration: .zero)
         return result
+    }
+
+    private static func matches(_ arguments: [Value], _ parameters: [ValueType]) -> Bool {
+        guard arguments.count == parameters.count else { return false }
+        for index in arguments.indices {
+            switch (arguments[index], parameters[index]) {
+            case (.i32, .i32), (.i64, .i64), (.f32, .f32), (.f64, .f64): continue
+            default: return false
+            }
+        }
+        return true
     }
 
     private mutating func prepareCall(_ export: String) throws {
         if instance.isPoisoned {
             throw PluginError.make(.unloaded, "this session's instance is unusable after an earlier failed call; open a new session").with(pluginID: plugin.id, export: export)
         }
-        budget = plugin.budget(for: context)
+        // The first call uses the budget computed when the session opened; later ones start afresh.
+        if callsStarted > 0 { budget = plugin.budget(for: context) }
+        callsStarted += 1
     }
 }
 

@@ -1,4 +1,3 @@
-import Synchronization
 import WasmKit
 
 #if canImport(Glibc)

@@ -20,6 +20,27 @@ final class OutputCapture: @unchecked Sendable {
     private let output: @Sendable (WASIStream, String) -> Void
     private var stdout = Stream()
     private var stderr = Stream()
+    /// When set, stdout bytes are kept here as they are (the output of a WASI command) instead of
+    /// being split into log lines, up to `collectLimit` bytes.
+    private var collected: [UInt8]?
+    private var collectLimit = 0
+    private(set) var collectedTruncated = false
+
+    /// Starts keeping stdout's bytes verbatim, at most `limit` of them.
+    func collectStdout(limit: Int) {
+        collected = []
+        collectLimit = limit
+        collectedTruncated = false
+    }
+
+    /// Stops keeping stdout and returns what was kept.
+    func takeCollectedStdout() -> (bytes: [UInt8], truncated: Bool) {
+        defer {
+            collected = nil
+            collectedTruncated = false
+        }
+        return (collected ?? [], collectedTruncated)
+    }
 
     init(limit: Int, output: @escaping @Sendable (WASIStream, String) -> Void) {
         self.limit = max(limit, 0)
@@ -28,6 +49,12 @@ final class OutputCapture: @unchecked Sendable {
 
     /// Appends guest bytes to `stream`, emitting every line they complete.
     func append(_ bytes: UnsafeRawBufferPointer, to stream: WASIStream) {
+        if stream == .stdout, collected != nil {
+            let room = max(0, collectLimit - collected!.count)
+            if bytes.count > room { collectedTruncated = true }
+            collected!.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[0..<min(room, bytes.count)]))
+            return
+        }
         switch stream {
         case .stdout: append(bytes, to: &stdout, as: .stdout)
         case .stderr: append(bytes, to: &stderr, as: .stderr)

@@ -166,6 +166,17 @@ package final class WASISession {
         }
     }
 
+    /// Keeps the guest's stdout verbatim (at most `limit` bytes) until ``takeStdout()``, instead
+    /// of turning it into log lines: the output of a WASI command.
+    package func collectStdout(limit: Int) {
+        capture.collectStdout(limit: limit)
+    }
+
+    /// The stdout kept since ``collectStdout(limit:)``, and whether some was dropped past the limit.
+    package func takeStdout() -> (bytes: [UInt8], truncated: Bool) {
+        capture.takeCollectedStdout()
+    }
+
     /// Emits any unterminated captured line of stdout and stderr, and resets both byte budgets.
     package func resetCapture() {
         capture.flush()

@@ -184,3 +184,42 @@ enum HandlerGuest {
         #expect(info.abiVersion == SemanticVersion(0, 2, 1))
     }
 }
+
+/// An embedder's own capability: returns the call's app-context number, or -1 without the grant.
+struct AnswerCapability: HostCapability {
+    let name = "answer"
+
+    func isGranted(requested: Permissions, granted: PluginGrants) -> Bool {
+        granted.capabilities.contains(name)
+    }
+
+    var functions: [HostFunction] {
+        [
+            HostFunction(module: "example:answer", name: "get", parameters: [], results: [.i32], whenDenied: .returning(.i32(-1))) { call in
+                let base = Int32(call.appContext?["answer"]?.integerValue ?? 0)
+                call.setResult(0, .i32(base + Int32(call.tenant?.count ?? 0)))
+            }
+        ]
+    }
+}
+
+@Suite struct EmbedderCapabilityTests {
+    static let wasm = JesterFixtures.wasm(#"(module (import "example:answer" "get" (func $get (result i32))) (func (export "ask") (result i32) (call $get)))"#)
+
+    @Test func capabilitiesSeeTheExecutionContextAndNeedTheirGrant() async throws {
+        let host = PluginHost()
+        try host.register(AnswerCapability())
+        let granted = try host.makePlugin(manifest: JesterFixtures.manifest(id: "asker"), wasm: Self.wasm, grants: PluginGrants(capabilities: ["answer"]))
+        let context = ExecutionContext(tenant: "acme", appContext: .object([("answer", .integer(40))]))
+        #expect(try await granted.call("ask", context: context) == [.i32(44)])
+        let denied = try host.makePlugin(manifest: JesterFixtures.manifest(id: "asker2"), wasm: Self.wasm)
+        #expect(try await denied.call("ask", context: context) == [.i32(-1)])
+        #expect(throws: PluginError.self) { try host.register(AnswerCapability()) }
+        #expect(host.providedFunctions.contains { $0.module == "example:answer" && $0.capability == "answer" })
+    }
+
+    @Test func withoutTheCapabilityTheImportIsRefused() throws {
+        let error = try #require(throws: PluginError.self) { try PluginHost().makePlugin(manifest: JesterFixtures.manifest(), wasm: Self.wasm) }
+        #expect(error.message.contains("example:answer.get"))
+    }
+}

@@ -73,8 +73,8 @@ enum WASIGuests {
         let failed = try await plugin.execute(input: Array("fail".utf8))
         #expect(!failed.success)
         #expect(failed.exitCode == 7)
-        let ok = try await plugin.execute(input: Array("again\n".utf8))
-        #expect(ok.outputText == "again\n")
+        let ok = try await plugin.execute(input: [0, 255, 10, 10, 65])
+        #expect(ok.output == [0, 255, 10, 10, 65], "stdout is the output byte for byte")
     }
 
     @Test func sleepingInPollOneoffEndsAtTheDeadline() async throws {
