@@ -184,19 +184,23 @@ public final class Plugin: Sendable {
 
     private func finish(_ instance: PluginInstance, session: borrowing PluginSession, started: ContinuousClock.Instant, usesDedicatedEnvironment: Bool) {
         let duration = ContinuousClock.now - started
+        let state: PluginState
         if let failure = session.failure {
             record(error: failure, fuel: session.fuelUsed, duration: duration, peak: instance.limiter.peakMemoryBytes)
+            state = statistics.withLock { $0.state }
         } else {
             failureStreak.store(0, ordering: .relaxed)
-            statistics.withLock { status in
+            let fuel = session.fuelUsed
+            let peak = instance.limiter.peakMemoryBytes
+            state = statistics.withLock { status in
                 status.calls += 1
-                status.fuelConsumed &+= session.fuelUsed
+                status.fuelConsumed &+= fuel
                 status.timeSpent += duration
-                status.peakMemoryBytes = max(status.peakMemoryBytes, instance.limiter.peakMemoryBytes)
+                status.peakMemoryBytes = max(status.peakMemoryBytes, peak)
                 if status.state == .degraded { status.state = .ready }
+                return status.state
             }
         }
-        let state = statistics.withLock { $0.state }
         if instance.isPoisoned || usesDedicatedEnvironment || !state.isServing || !pool.put(instance) {
             if !instance.isPoisoned { shutdownQuietly(instance) }
         }

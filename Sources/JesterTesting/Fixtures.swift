@@ -1,4 +1,5 @@
 public import JesterManifest
+public import Logging
 import JesterRuntime
 import Foundation
 import JesterToolchain
@@ -14,6 +15,13 @@ public enum JesterFixtures {
         } catch {
             fatalError("invalid WAT fixture: \(error)\n\(wat)")
         }
+    }
+
+    /// A logger for tests: warnings and errors only, so plugin log lines do not flood the output.
+    public static var logger: Logger {
+        var logger = Logger(label: "jester.test")
+        logger.logLevel = .warning
+        return logger
     }
 
     /// A manifest for a fixture, with the given limits and permissions.

@@ -68,7 +68,7 @@ enum HandlerGuest {
     static func load(permissions: Permissions = .none, grants: PluginGrants = .none, config: [String: String] = [:]) throws -> Plugin {
         let manifest = JesterFixtures.manifest(
             id: "upper", exports: [ExportDeclaration(name: "handle", kind: .handler)], permissions: permissions)
-        return try PluginHost().makePlugin(manifest: manifest, wasm: wasm, config: config, grants: grants)
+        return try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: manifest, wasm: wasm, config: config, grants: grants)
     }
 }
 
@@ -143,10 +143,10 @@ enum HandlerGuest {
     @Test func hashMismatchAndMissingExportsAreReportedTogether() throws {
         var manifest = JesterFixtures.manifest(exports: [ExportDeclaration(name: "missing", kind: .handler)])
         manifest.sha256 = String(repeating: "0", count: 64)
-        let report = PluginHost().validate(manifest: manifest, wasm: Guests.hostile)
+        let report = PluginHost(logger: JesterFixtures.logger).validate(manifest: manifest, wasm: Guests.hostile)
         #expect(!report.isValid)
         #expect(Set(report.errors.map(\.code)).isSuperset(of: ["hash-mismatch", "missing-export"]))
-        #expect(throws: PluginError.self) { try PluginHost().makePlugin(manifest: manifest, wasm: Guests.hostile) }
+        #expect(throws: PluginError.self) { try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: manifest, wasm: Guests.hostile) }
     }
 
     @Test func moduleSizeLimitAndGarbageBytes() throws {
@@ -157,7 +157,7 @@ enum HandlerGuest {
     }
 
     @Test func sharedAndMultipleMemoriesAreRefused() throws {
-        let report = PluginHost().validate(
+        let report = PluginHost(logger: JesterFixtures.logger).validate(
             manifest: JesterFixtures.manifest(),
             wasm: JesterFixtures.wasm(#"(module (import "env" "memory" (memory 1)) (func (export "x")))"#))
         #expect(report.errors.contains { $0.code == "unknown-import" && $0.message.contains("memory") })
@@ -207,7 +207,7 @@ struct AnswerCapability: HostCapability {
     static let wasm = JesterFixtures.wasm(#"(module (import "example:answer" "get" (func $get (result i32))) (func (export "ask") (result i32) (call $get)))"#)
 
     @Test func capabilitiesSeeTheExecutionContextAndNeedTheirGrant() async throws {
-        let host = PluginHost()
+        let host = PluginHost(logger: JesterFixtures.logger)
         try host.register(AnswerCapability())
         let granted = try host.makePlugin(manifest: JesterFixtures.manifest(id: "asker"), wasm: Self.wasm, grants: PluginGrants(capabilities: ["answer"]))
         let context = ExecutionContext(tenant: "acme", appContext: .object([("answer", .integer(40))]))
@@ -219,7 +219,7 @@ struct AnswerCapability: HostCapability {
     }
 
     @Test func withoutTheCapabilityTheImportIsRefused() throws {
-        let error = try #require(throws: PluginError.self) { try PluginHost().makePlugin(manifest: JesterFixtures.manifest(), wasm: Self.wasm) }
+        let error = try #require(throws: PluginError.self) { try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: JesterFixtures.manifest(), wasm: Self.wasm) }
         #expect(error.message.contains("example:answer.get"))
     }
 }

@@ -30,7 +30,7 @@ enum Guests {
         """)
 
     static func load(_ wasm: [UInt8] = hostile, limits: ResourceLimits = ResourceLimits(timeout: .milliseconds(300)), permissions: Permissions = .none, grants: PluginGrants = .none, id: String = "hostile") throws -> Plugin {
-        try PluginHost().makePlugin(manifest: JesterFixtures.manifest(id: id, permissions: permissions, limits: limits), wasm: wasm, grants: grants)
+        try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: JesterFixtures.manifest(id: id, permissions: permissions, limits: limits), wasm: wasm, grants: grants)
     }
 }
 

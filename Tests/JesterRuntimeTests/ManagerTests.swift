@@ -81,7 +81,7 @@ import Testing
     }
 
     @Test func loadCallListStatusUnload() async throws {
-        let manager = PluginManager()
+        let manager = PluginManager(host: PluginHost(logger: JesterFixtures.logger))
         try await manager.load(manifest: JesterFixtures.manifest(id: "v"), wasm: Self.versioned(1))
         #expect(try await manager.call("v", "version") == [.i32(1)])
         #expect(manager.list().map(\.id) == ["v"])
@@ -97,7 +97,7 @@ import Testing
     }
 
     @Test func reloadSwapsAtomicallyAndInFlightCallsFinishOnTheOldVersion() async throws {
-        let manager = PluginManager()
+        let manager = PluginManager(host: PluginHost(logger: JesterFixtures.logger))
         let manifest = JesterFixtures.manifest(id: "v", limits: ResourceLimits(timeout: .seconds(20)))
         let old = try await manager.load(manifest: manifest, wasm: Self.versioned(1))
         async let inFlight = old.call("slow")
@@ -110,7 +110,7 @@ import Testing
     }
 
     @Test func brokenReloadKeepsTheOldVersion() async throws {
-        let manager = PluginManager()
+        let manager = PluginManager(host: PluginHost(logger: JesterFixtures.logger))
         let manifest = JesterFixtures.manifest(id: "v")
         try await manager.load(manifest: manifest, wasm: Self.versioned(1))
         await #expect(throws: PluginError.self) { try await manager.reload(manifest: manifest, wasm: [0, 1, 2]) }
@@ -118,7 +118,7 @@ import Testing
     }
 
     @Test func executionContextTightensLimits() async throws {
-        let manager = PluginManager()
+        let manager = PluginManager(host: PluginHost(logger: JesterFixtures.logger))
         try await manager.load(manifest: JesterFixtures.manifest(id: "h", limits: ResourceLimits(timeout: .seconds(10))), wasm: Guests.hostile)
         let start = ContinuousClock.now
         var context = ExecutionContext(tenant: "acme")

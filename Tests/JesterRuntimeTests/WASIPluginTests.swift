@@ -52,7 +52,7 @@ enum WASIGuests {
     @Test func commandGetsStdinAndAGrantedDirectory() async throws {
         let data = try WASIGuests.dataDirectory()
         let manifest = JesterFixtures.manifest(id: "echo", permissions: Permissions(readPaths: ["/data"]))
-        let plugin = try PluginHost().makePlugin(manifest: manifest, wasm: WASIGuests.echo, grants: PluginGrants(paths: [.init(guestPath: "/data", hostPath: data)]))
+        let plugin = try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: manifest, wasm: WASIGuests.echo, grants: PluginGrants(paths: [.init(guestPath: "/data", hostPath: data)]))
         #expect(plugin.abi == .wasiCommand)
         let result = try await plugin.execute(input: Array("hello\n".utf8))
         #expect(result.success)
@@ -63,13 +63,13 @@ enum WASIGuests {
     @Test func withoutTheGrantTheDirectoryIsInvisible() async throws {
         let data = try WASIGuests.dataDirectory()
         // Granted by the host but not requested by the manifest: not given.
-        let plugin = try PluginHost().makePlugin(manifest: JesterFixtures.manifest(id: "echo"), wasm: WASIGuests.echo, grants: PluginGrants(paths: [.init(guestPath: "/data", hostPath: data)]))
+        let plugin = try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: JesterFixtures.manifest(id: "echo"), wasm: WASIGuests.echo, grants: PluginGrants(paths: [.init(guestPath: "/data", hostPath: data)]))
         let result = try await plugin.execute(input: Array("hi\n".utf8))
         #expect(result.outputText == "hi\n")
     }
 
     @Test func exitStatusIsReportedAndTheNextCallWorks() async throws {
-        let plugin = try PluginHost().makePlugin(manifest: JesterFixtures.manifest(id: "echo"), wasm: WASIGuests.echo)
+        let plugin = try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: JesterFixtures.manifest(id: "echo"), wasm: WASIGuests.echo)
         let failed = try await plugin.execute(input: Array("fail".utf8))
         #expect(!failed.success)
         #expect(failed.exitCode == 7)
@@ -93,14 +93,14 @@ enum WASIGuests {
                 (i32.const 0)))
             """)
         let manifest = JesterFixtures.manifest(id: "sleeper", permissions: Permissions(clock: true), limits: ResourceLimits(timeout: .milliseconds(300)))
-        let plugin = try PluginHost().makePlugin(manifest: manifest, wasm: sleeper, grants: PluginGrants(clock: true))
+        let plugin = try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: manifest, wasm: sleeper, grants: PluginGrants(clock: true))
         let elapsed = try await expectLimit(.timeout) { _ = try await plugin.call("sleep") }
         #expect(elapsed < .milliseconds(350), "returned after \(elapsed)")
     }
 
     @Test func environmentIsTheAllowListOnly() async throws {
         let manifest = JesterFixtures.manifest(id: "env", permissions: Permissions(environment: ["LANG", "TZ"]))
-        let plugin = try PluginHost().makePlugin(manifest: manifest, wasm: WASIGuests.echo, grants: PluginGrants(environment: ["LANG": "C", "SECRET": "x"]))
+        let plugin = try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: manifest, wasm: WASIGuests.echo, grants: PluginGrants(environment: ["LANG": "C", "SECRET": "x"]))
         #expect(try await plugin.call("env_count") == [.i32(1)])
         var context = ExecutionContext()
         context.environment = ["TZ": "UTC", "SECRET": "y"]
