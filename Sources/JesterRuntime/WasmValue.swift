@@ -129,11 +129,11 @@ public struct WasmSignature: Sendable, Hashable, CustomStringConvertible {
         FunctionType(parameters: parameters.compactMap(\.engineType), results: results.compactMap(\.engineType))
     }
 
-    /// WAT-like text: `(param i32 i32) (result i32)`.
+    /// WAT-like text: `(param i32 i32) (result i32)`, or `()` for no parameters and results.
     public var description: String {
         var parts: [String] = []
         if !parameters.isEmpty { parts.append("(param \(parameters.map(\.description).joined(separator: " ")))") }
         if !results.isEmpty { parts.append("(result \(results.map(\.description).joined(separator: " ")))") }
-        return parts.isEmpty ? "(func)" : parts.joined(separator: " ")
+        return parts.isEmpty ? "()" : parts.joined(separator: " ")
     }
 }
