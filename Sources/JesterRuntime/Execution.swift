@@ -1,11 +1,30 @@
 public import JesterManifest
+import Synchronization
 
 /// Per-call inputs besides the arguments: who is calling, for whom, and with which limits.
 ///
 /// A context can only tighten the plugin's limits, never loosen them.
 public struct ExecutionContext: Sendable {
-    /// A unique id for this execution, in logs and in the result. Random by default.
-    public var executionID: String
+    private enum Identity: Sendable {
+        case generated(UInt64)
+        case given(String)
+    }
+
+    private var identity: Identity
+
+    /// A unique id for this execution, in logs and in the result. By default a 16-hex-digit id
+    /// from a process-wide sequence with a random start, made without a system call.
+    public var executionID: String {
+        get {
+            switch identity {
+            case .given(let id): return id
+            case .generated(let number):
+                let hex = String(number, radix: 16)
+                return String(repeating: "0", count: 16 - hex.count) + hex
+            }
+        }
+        set { identity = .given(newValue) }
+    }
     /// The tenant or user on whose behalf the call runs: in the plugin's log lines and in
     /// ``HostCall/tenant``.
     public var tenant: String?
@@ -21,10 +40,10 @@ public struct ExecutionContext: Sendable {
     public var appContext: JSONValue?
 
     public init(
-        executionID: String = ExecutionContext.makeID(), tenant: String? = nil, environment: [String: String] = [:],
+        executionID: String? = nil, tenant: String? = nil, environment: [String: String] = [:],
         limits: ResourceLimits? = nil, deadline: ContinuousClock.Instant? = nil, appContext: JSONValue? = nil
     ) {
-        self.executionID = executionID
+        self.identity = executionID.map(Identity.given) ?? .generated(executionSequence.add(1, ordering: .relaxed).newValue)
         self.tenant = tenant
         self.environment = environment
         self.limits = limits
@@ -32,13 +51,14 @@ public struct ExecutionContext: Sendable {
         self.appContext = appContext
     }
 
-    /// A random 16-hex-digit id.
+    /// A new unique execution id.
     public static func makeID() -> String {
-        let value = UInt64.random(in: .min ... .max)
-        let hex = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - hex.count) + hex
+        ExecutionContext().executionID
     }
 }
+
+/// Execution ids: a random 64-bit start, then one more per execution.
+private let executionSequence = Atomic<UInt64>(UInt64.random(in: .min ... .max))
 
 /// One message a plugin wrote through the log interface or to stdout/stderr.
 public struct PluginLogEntry: Sendable, Hashable, CustomStringConvertible {

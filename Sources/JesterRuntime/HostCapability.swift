@@ -108,11 +108,11 @@ public struct HostCall: ~Copyable {
     /// The configuration of this use of the plugin.
     public var config: [String: String] { instance.plugin.config }
     /// The id of the execution this call belongs to (``ExecutionContext/executionID``).
-    public var executionID: String { instance.executionID }
+    public var executionID: String { instance.execution.executionID }
     /// The tenant of the execution, if the caller named one.
-    public var tenant: String? { instance.tenant }
+    public var tenant: String? { instance.execution.tenant }
     /// The caller's application data for this execution (never visible to the guest).
-    public var appContext: JSONValue? { instance.appContext }
+    public var appContext: JSONValue? { instance.execution.appContext }
     /// The guest's memory, with checked access.
     public var memory: GuestMemoryView { GuestMemoryView(memory: instance.memory) }
 

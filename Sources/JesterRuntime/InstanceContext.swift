@@ -35,9 +35,8 @@ final class InstanceContext: @unchecked Sendable {
     let engine: Engine
     var logs: [PluginLogEntry] = []
     var droppedLogs = 0
-    var executionID: String = ""
-    var tenant: String?
-    var appContext: JSONValue?
+    /// The context of the call running now.
+    var execution = ExecutionContext(executionID: "")
     /// When set (by the CLI), messages also go here as they arrive.
     var liveSink: (@Sendable (PluginLogEntry) -> Void)?
 
@@ -47,9 +46,7 @@ final class InstanceContext: @unchecked Sendable {
     }
 
     func beginCall(_ context: ExecutionContext) {
-        executionID = context.executionID
-        tenant = context.tenant
-        appContext = context.appContext
+        execution = context
         logs.removeAll(keepingCapacity: true)
         droppedLogs = 0
     }
@@ -66,8 +63,8 @@ final class InstanceContext: @unchecked Sendable {
         if plugin.logger.logLevel <= level {
             plugin.logger.log(
                 level: level, "\(entry.message)",
-                metadata: tenant.map { ["execution": "\(executionID)", "source": "\(entry.source.rawValue)", "tenant": "\($0)"] }
-                    ?? ["execution": "\(executionID)", "source": "\(entry.source.rawValue)"])
+                metadata: execution.tenant.map { ["execution": "\(execution.executionID)", "source": "\(entry.source.rawValue)", "tenant": "\($0)"] }
+                    ?? ["execution": "\(execution.executionID)", "source": "\(entry.source.rawValue)"])
         }
         liveSink?(entry)
         if logs.count < PluginShared.maxLogEntriesPerCall {

@@ -58,7 +58,7 @@ final class PluginInstance: @unchecked Sendable {
     private(set) var instance: Instance?
     private let stack: StackBox
     let wasi: WASISession?
-    private var exportCache: [String: Function] = [:]
+    private var exportCache: [String: (function: Function, parameters: [ValueType]?)] = [:]
     /// Set when a call trapped or hit a limit: the instance's state can no longer be trusted.
     var isPoisoned = false
     var callCount = 0
@@ -122,10 +122,17 @@ final class PluginInstance: @unchecked Sendable {
 
     /// The exported function `name`, cached.
     func function(_ name: String) -> Function? {
+        export(name)?.function
+    }
+
+    /// The exported function `name` and its parameter types (nil when they include types Jester
+    /// does not pass), cached: one dictionary lookup per call.
+    func export(_ name: String) -> (function: Function, parameters: [ValueType]?)? {
         if let cached = exportCache[name] { return cached }
         guard let function = instance?.exports[function: name] else { return nil }
-        exportCache[name] = function
-        return function
+        let entry = (function, image.exportParameters[name])
+        exportCache[name] = entry
+        return entry
     }
 
     /// Calls `function` within `budget`, mapping traps and limits to Jester's errors.

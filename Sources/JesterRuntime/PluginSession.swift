@@ -44,11 +44,11 @@ public struct PluginSession: ~Copyable {
 
     mutating func callEngine(_ export: String, _ arguments: [Value]) throws -> [Value] {
         try prepareCall(export)
-        guard let function = instance.function(export) else {
+        guard let (function, parameters) = instance.export(export) else {
             let available = plugin.module.exports.filter { $0.kind == .function }.map(\.name)
             throw PluginError.missingExport(export, detail: "it exports: \(available.isEmpty ? "no functions" : available.joined(separator: ", "))").with(pluginID: plugin.id)
         }
-        if let parameters = plugin.image.exportParameters[export], !Self.matches(arguments, parameters) {
+        if let parameters, !Self.matches(arguments, parameters) {
             let given = arguments.compactMap(WasmValue.init(engineValue:)).map(\.type.description)
             let expected = parameters.map { WasmValueType($0).description }
             throw PluginError.invalidArgument("export \(export) takes \(expected.isEmpty ? "no arguments" : "(\(expected.joined(separator: " ")))") but was given (\(given.joined(separator: " ")))").with(pluginID: plugin.id, export: export)
