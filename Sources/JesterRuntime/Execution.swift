@@ -11,6 +11,36 @@ public struct ExecutionContext: Sendable {
     }
 
     private var identity: Identity
+    /// Everything but the id, boxed so that copying a context (the caller's, the session's and
+    /// the instance's copy) is one reference count, and nil for the common all-default context.
+    private var extras: Extras?
+
+    private final class Extras: Sendable {
+        let tenant: String?
+        let environment: [String: String]
+        let limits: ResourceLimits?
+        let deadline: ContinuousClock.Instant?
+        let appContext: JSONValue?
+
+        init(tenant: String?, environment: [String: String], limits: ResourceLimits?, deadline: ContinuousClock.Instant?, appContext: JSONValue?) {
+            self.tenant = tenant
+            self.environment = environment
+            self.limits = limits
+            self.deadline = deadline
+            self.appContext = appContext
+        }
+    }
+
+    private mutating func update(
+        tenant: String?? = nil, environment: [String: String]? = nil, limits: ResourceLimits?? = nil,
+        deadline: ContinuousClock.Instant?? = nil, appContext: JSONValue?? = nil
+    ) {
+        let new = Extras(
+            tenant: tenant ?? self.tenant, environment: environment ?? self.environment, limits: limits ?? self.limits,
+            deadline: deadline ?? self.deadline, appContext: appContext ?? self.appContext)
+        let isDefault = new.tenant == nil && new.environment.isEmpty && new.limits == nil && new.deadline == nil && new.appContext == nil
+        extras = isDefault ? nil : new
+    }
 
     /// A unique id for this execution, in logs and in the result. By default a 16-hex-digit id
     /// from a process-wide sequence with a random start, made without a system call.
@@ -27,29 +57,44 @@ public struct ExecutionContext: Sendable {
     }
     /// The tenant or user on whose behalf the call runs: in the plugin's log lines and in
     /// ``HostCall/tenant``.
-    public var tenant: String?
+    public var tenant: String? {
+        get { extras?.tenant }
+        set { update(tenant: .some(newValue)) }
+    }
     /// Environment variables for this call (WASI guests only, and only the names the plugin's
     /// manifest lists and the host grants). A call with an environment runs on a fresh instance.
-    public var environment: [String: String]
+    public var environment: [String: String] {
+        get { extras?.environment ?? [:] }
+        set { update(environment: newValue) }
+    }
     /// Lower limits for this call (memory, fuel, timeout); higher values are ignored.
-    public var limits: ResourceLimits?
+    public var limits: ResourceLimits? {
+        get { extras?.limits }
+        set { update(limits: .some(newValue)) }
+    }
     /// An absolute deadline for this call, in addition to the timeout.
-    public var deadline: ContinuousClock.Instant?
+    public var deadline: ContinuousClock.Instant? {
+        get { extras?.deadline }
+        set { update(deadline: .some(newValue)) }
+    }
     /// Application data for the host's own capabilities (``HostCall/appContext``), for example to
     /// scope a store by customer. Never visible to the guest.
-    public var appContext: JSONValue?
+    public var appContext: JSONValue? {
+        get { extras?.appContext }
+        set { update(appContext: .some(newValue)) }
+    }
 
     public init(
         executionID: String? = nil, tenant: String? = nil, environment: [String: String] = [:],
         limits: ResourceLimits? = nil, deadline: ContinuousClock.Instant? = nil, appContext: JSONValue? = nil
     ) {
         self.identity = executionID.map(Identity.given) ?? .generated(executionSequence.add(1, ordering: .relaxed).newValue)
-        self.tenant = tenant
-        self.environment = environment
-        self.limits = limits
-        self.deadline = deadline
-        self.appContext = appContext
+        self.extras = nil
+        update(tenant: .some(tenant), environment: environment, limits: .some(limits), deadline: .some(deadline), appContext: .some(appContext))
     }
+
+    /// Whether the context sets limits or a deadline (the fast path skips them otherwise).
+    var hasLimitsOrDeadline: Bool { extras.map { $0.limits != nil || $0.deadline != nil } ?? false }
 
     /// A new unique execution id.
     public static func makeID() -> String {

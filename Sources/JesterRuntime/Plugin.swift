@@ -71,8 +71,12 @@ public final class Plugin: Sendable {
     static let degradedAfterFailures = 5
     @_spi(Testing) public static var degradedAfterFailuresForTesting: Int { degradedAfterFailures }
 
+    /// `limits.timeout` in nanoseconds, computed once.
+    private let timeoutNanoseconds: UInt64
+
     init(image: PluginImage, abi: PluginABI, warnings: [String]) {
         self.image = image
+        self.timeoutNanoseconds = Self.nanoseconds(image.limits.timeout)
         self.abi = abi
         self.warnings = warnings
         pool = InstancePool(capacity: image.limits.instancePolicy == .freshPerCall ? 0 : image.limits.poolSize)
@@ -159,7 +163,7 @@ public final class Plugin: Sendable {
         }
         defer { gate.release() }
         let budget = budget(for: context)
-        let environment = image.needsWASI && !context.environment.isEmpty ? filteredEnvironment(context.environment) : nil
+        let environment = image.needsWASI ? filteredEnvironment(context.environment) : nil
         let instance: PluginInstance
         do {
             if environment == nil, let warm = pool.take() {
@@ -299,6 +303,10 @@ public final class Plugin: Sendable {
     }
 
     func budget(for context: ExecutionContext) -> CallBudget {
+        let now = Watchdog.now()
+        guard context.hasLimitsOrDeadline else {
+            return CallBudget(fuel: limits.fuel, deadline: now &+ timeoutNanoseconds, timeout: limits.timeout)
+        }
         var fuel = limits.fuel
         var timeout = limits.timeout
         if let tighter = context.limits {
@@ -306,11 +314,16 @@ public final class Plugin: Sendable {
             timeout = min(timeout, tighter.timeout)
         }
         if let remaining = context.remainingTime { timeout = min(timeout, max(remaining, .zero)) }
-        let nanoseconds = UInt64(timeout.components.seconds) * 1_000_000_000 + UInt64(timeout.components.attoseconds / 1_000_000_000)
-        return CallBudget(fuel: fuel, deadline: Watchdog.now() &+ nanoseconds, timeout: timeout)
+        return CallBudget(fuel: fuel, deadline: now &+ Self.nanoseconds(timeout), timeout: timeout)
     }
 
-    private func filteredEnvironment(_ environment: [String: String]) -> [(name: String, value: String)] {
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        return UInt64(max(seconds, 0)) &* 1_000_000_000 &+ UInt64(max(attoseconds, 0) / 1_000_000_000)
+    }
+
+    private func filteredEnvironment(_ environment: [String: String]) -> [(name: String, value: String)]? {
+        guard !environment.isEmpty else { return nil }
         var result = image.wasiGrants.environment
         for name in manifest.permissions.environment where environment[name] != nil {
             result.removeAll { $0.name == name }

@@ -53,6 +53,7 @@ final class PluginInstance: @unchecked Sendable {
     let image: PluginImage
     let store: Store
     let storeBox: StoreBox
+    let watch: Watchdog.Slot
     let limiter: InstanceLimiter
     let context: InstanceContext
     private(set) var instance: Instance?
@@ -88,6 +89,7 @@ final class PluginInstance: @unchecked Sendable {
         } else {
             wasi = nil
         }
+        watch = image.host.watchdog.register(store: storeBox)
         var imports = Imports()
         image.link(into: &imports, store: store, context: context, wasi: wasi)
         let module = image.module
@@ -117,6 +119,7 @@ final class PluginInstance: @unchecked Sendable {
     }
 
     deinit {
+        image.host.watchdog.unregister(watch)
         wasi?.close()
     }
 
@@ -149,19 +152,18 @@ final class PluginInstance: @unchecked Sendable {
         wasi?.deadline = budget.deadline
         limiter.refusedMemory = nil
         limiter.refusedTable = nil
-        let ticket = image.host.watchdog.arm(store: storeBox, deadline: budget.deadline)
+        watch.arm(deadline: budget.deadline)
         let result: T
         do {
             result = try body()
         } catch {
-            let timedOut = image.host.watchdog.disarm(ticket)
+            let timedOut = watch.disarm()
             lastFuelUsed = budget.fuel - min(budget.fuel, store.fuel?.remaining ?? budget.fuel)
             isPoisoned = true
             throw classify(error, export: export, timedOut: timedOut, budget: budget)
         }
-        if image.host.watchdog.disarm(ticket) {
-            // The deadline passed just as the call returned; its result stands.
-        }
+        // A deadline that passed just as the call returned does not undo its result.
+        _ = watch.disarm()
         lastFuelUsed = budget.fuel - min(budget.fuel, store.fuel?.remaining ?? budget.fuel)
         callCount += 1
         return result

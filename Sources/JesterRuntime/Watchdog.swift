@@ -1,3 +1,4 @@
+import Synchronization
 import WasmKit
 
 #if canImport(Glibc)
@@ -14,39 +15,77 @@ import WasmKit
 /// checks the store's fuel at each block, and the watchdog sets it to zero. The interpreter then
 /// traps with "out of fuel" at the next check, and the call is reported as a timeout.
 ///
-/// One thread serves every call of a host. It sleeps until the earliest deadline; arming a call
-/// with a later deadline (the usual case) costs a lock and a slot write, no wake-up.
+/// Every instance has a ``Slot``; arming and disarming a call are one atomic store and one
+/// compare-and-swap on it, with no lock. One thread per host looks at the slots every few
+/// milliseconds while calls are being made (``tick``), backing off to ``idleTick`` when none was
+/// armed, and sleeps when no instance exists. So a call is stopped at most about `idleTick + tick`
+/// after its deadline.
 ///
 /// The fuel write from this thread races with the guest thread's own fuel updates by design: the
 /// interpreter's read-modify-write of the counter can overwrite one drain, so the watchdog drains
-/// again every millisecond until the call is disarmed. The store itself is never freed while armed
-/// (disarm happens before the instance can be released).
+/// again at every tick until the call is disarmed. A slot is never drained unless its call is
+/// armed: the state machine below makes disarming wait for a drain in progress.
 final class Watchdog: @unchecked Sendable {
-    // @unchecked: all mutable state is guarded by `mutex` (pthread, for the timed condition wait).
-    struct Ticket {
-        let slot: Int
-        let generation: UInt64
+    // @unchecked: `slots`, `stopping` and `started` are guarded by `mutex`.
+
+    /// One instance's deadline. `state` is 0 when no call runs, ``firing`` while the watchdog is
+    /// draining, ``fired`` after a drain, and otherwise the armed call's deadline (monotonic ns).
+    final class Slot: Sendable {
+        let store: StoreBox
+        let state = Atomic<UInt64>(0)
+        static let firing: UInt64 = 1
+        static let fired: UInt64 = 2
+
+        init(store: StoreBox) {
+            self.store = store
+        }
+
+        @inline(__always)
+        func arm(deadline: UInt64) {
+            state.store(max(deadline, 3), ordering: .releasing)
+        }
+
+        /// Ends the call's watch. Returns whether its deadline passed and its fuel was drained.
+        @inline(__always)
+        func disarm() -> Bool {
+            while true {
+                let current = state.load(ordering: .acquiring)
+                if current == Self.firing {
+                    sched_yield()
+                    continue
+                }
+                if state.compareExchange(expected: current, desired: 0, ordering: .acquiringAndReleasing).exchanged {
+                    return current == Self.fired
+                }
+            }
+        }
+
+        /// Called by the watchdog thread: drains the store when the call is past `now`.
+        /// Returns whether the slot is armed at all.
+        func inspect(now: UInt64) -> Bool {
+            let current = state.load(ordering: .acquiring)
+            guard current != 0 else { return false }
+            guard current == Self.fired || (current > Self.fired && current <= now) else { return true }
+            guard state.compareExchange(expected: current, desired: Self.firing, ordering: .acquiringAndReleasing).exchanged else {
+                return true
+            }
+            store.drainFuel()
+            state.store(Self.fired, ordering: .releasing)
+            return true
+        }
     }
 
-    private struct Entry {
-        var deadline: UInt64
-        var store: StoreBox
-        var generation: UInt64
-        var fired: Bool
-    }
+    /// How often armed slots are looked at.
+    static let tick: UInt64 = 2_000_000
+    /// How often slots are looked at when none was armed last time.
+    static let idleTick: UInt64 = 20_000_000
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var slots: [Entry?] = []
-    private var freeSlots: [Int] = []
-    private var nextGeneration: UInt64 = 1
-    private var scheduledWake: UInt64 = .max
+    private var slots: [ObjectIdentifier: Slot] = [:]
     private var started = false
     private var stopping = false
     private var thread: pthread_t?
-
-    /// How often an expired call's fuel is drained again until the call returns.
-    static let redrainInterval: UInt64 = 1_000_000
 
     init() {
         pthread_mutex_init(mutex, nil)
@@ -77,42 +116,25 @@ final class Watchdog: @unchecked Sendable {
         return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
     }
 
-    /// Starts watching a call on `store` that must end by `deadline` (monotonic nanoseconds).
-    func arm(store: StoreBox, deadline: UInt64) -> Ticket {
+    /// Makes a slot for a new instance's store. Release it with ``unregister(_:)``.
+    func register(store: StoreBox) -> Slot {
+        let slot = Slot(store: store)
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
         if !started { startThread() }
-        let generation = nextGeneration
-        nextGeneration += 1
-        let entry = Entry(deadline: deadline, store: store, generation: generation, fired: false)
-        let slot: Int
-        if let free = freeSlots.popLast() {
-            slot = free
-            slots[slot] = entry
-        } else {
-            slot = slots.count
-            slots.append(entry)
-        }
-        if deadline < scheduledWake {
-            scheduledWake = deadline
-            pthread_cond_signal(condition)
-        }
-        return Ticket(slot: slot, generation: generation)
+        slots[ObjectIdentifier(slot)] = slot
+        pthread_cond_signal(condition)
+        pthread_mutex_unlock(mutex)
+        return slot
     }
 
-    /// Stops watching a call. Returns whether its deadline passed and its fuel was drained.
-    func disarm(_ ticket: Ticket) -> Bool {
+    func unregister(_ slot: Slot) {
         pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        guard let entry = slots[ticket.slot], entry.generation == ticket.generation else { return false }
-        slots[ticket.slot] = nil
-        freeSlots.append(ticket.slot)
-        return entry.fired
+        slots[ObjectIdentifier(slot)] = nil
+        pthread_mutex_unlock(mutex)
     }
 
     private func startThread() {
         started = true
-        let unmanaged = Unmanaged.passUnretained(self)
         var handle = pthread_t()
         let result = pthread_create(&handle, nil, { argument in
             #if canImport(Darwin)
@@ -122,41 +144,25 @@ final class Watchdog: @unchecked Sendable {
             #endif
             watchdog.run()
             return nil
-        }, unmanaged.toOpaque())
-        if result == 0 {
-            #if canImport(Darwin)
-                thread = handle
-            #else
-                thread = handle
-            #endif
-        }
+        }, Unmanaged.passUnretained(self).toOpaque())
+        if result == 0 { thread = handle }
     }
 
     private func run() {
         pthread_mutex_lock(mutex)
         while !stopping {
-            let now = Self.now()
-            var earliest: UInt64 = .max
-            for index in slots.indices {
-                guard var entry = slots[index] else { continue }
-                if entry.deadline <= now {
-                    entry.store.drainFuel()
-                    if !entry.fired {
-                        entry.fired = true
-                        slots[index] = entry
-                    }
-                    earliest = min(earliest, now + Self.redrainInterval)
-                } else {
-                    earliest = min(earliest, entry.deadline)
-                }
-            }
-            scheduledWake = earliest
-            if earliest == .max {
+            if slots.isEmpty {
                 pthread_cond_wait(condition, mutex)
-            } else {
-                var wake = timespec(tv_sec: Int(earliest / 1_000_000_000), tv_nsec: Int(earliest % 1_000_000_000))
-                pthread_cond_timedwait(condition, mutex, &wake)
+                continue
             }
+            let now = Self.now()
+            var anyArmed = false
+            for slot in slots.values where slot.inspect(now: now) {
+                anyArmed = true
+            }
+            let wake = now &+ (anyArmed ? Self.tick : Self.idleTick)
+            var spec = timespec(tv_sec: Int(wake / 1_000_000_000), tv_nsec: Int(wake % 1_000_000_000))
+            pthread_cond_timedwait(condition, mutex, &spec)
         }
         pthread_mutex_unlock(mutex)
     }
