@@ -199,7 +199,9 @@ def targets_table(jester):
              "| target | path | measured | met? |", "| --- | --- | ---: | --- |"]
     names = {"jester.callerThread.call": "`plugin.call`, callerThread",
              "jester.dedicated.call": "`plugin.call`, dedicated threads (default host)",
-             "jester.session.call": "`session.call` inside `withSession`"}
+             "jester.session.call": "`session.call` inside `withSession`",
+             "jester.guarded.call": "`plugin.call`, callerThread, guard pages",
+             "jester.guarded.session.call": "`session.call`, guard pages"}
     for group in ("call.nop", "call.add"):
         base = ms.get((group, "wasmkit.naive"))
         if not base:

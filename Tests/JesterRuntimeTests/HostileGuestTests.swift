@@ -136,3 +136,14 @@ func expectLimit(_ limit: LimitKind, _ body: () async throws -> Void) async thro
         #expect(missing.message.contains("spin"))
     }
 }
+
+@Suite struct MemoryProtectionTests {
+    @Test(arguments: [PluginHost.MemoryProtection.guardPages, .explicitChecks])
+    func outOfBoundsAccessTrapsWithEitherProtection(protection: PluginHost.MemoryProtection) async throws {
+        let host = PluginHost(logger: JesterFixtures.logger, configuration: .init(memoryProtection: protection))
+        let plugin = try host.makePlugin(manifest: JesterFixtures.manifest(id: "hostile"), wasm: Guests.hostile)
+        let trap = try await #require(throws: GuestTrap.self) { _ = try await plugin.call("oob") }
+        #expect(trap.reason.contains("out of bounds"))
+        #expect(try await plugin.call("ok") == [.i32(42)])
+    }
+}

@@ -32,10 +32,15 @@ struct JesterHosts {
     let callerThread: PluginHost
     /// Guest code on a `GuestExecutor` (the default).
     let dedicated: PluginHost
+    /// Guest code on the calling thread, guest memory behind guard pages (a signal-mask system
+    /// call per call instead of a check per access).
+    let guardPages: PluginHost
 
     init() throws {
         callerThread = PluginHost(logger: quietLogger, configuration: .init(execution: .callerThread))
         dedicated = PluginHost(logger: quietLogger)
+        guardPages = PluginHost(logger: quietLogger, configuration: .init(execution: .callerThread, memoryProtection: .guardPages))
+        try guardPages.register(BenchCapability())
         try callerThread.register(BenchCapability())
         try dedicated.register(BenchCapability())
     }

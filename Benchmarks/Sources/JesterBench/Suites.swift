@@ -10,6 +10,7 @@ import WasmKit
 func callSuite(export: String, hosts: JesterHosts) throws -> [Benchmark] {
     let caller = try hosts.callerThread.benchPlugin(Guests.call)
     let dedicated = try hosts.dedicated.benchPlugin(Guests.call)
+    let guarded = try hosts.guardPages.benchPlugin(Guests.call)
     let plain = try WasmKitSubject(Guests.call, fuelMetering: false)
     let metered = try WasmKitSubject(Guests.call, fuelMetering: true)
     let isAdd = export == "add"
@@ -29,6 +30,18 @@ func callSuite(export: String, hosts: JesterHosts) throws -> [Benchmark] {
             var sum: UInt64 = 0
             for i in 0..<n { sum &+= checksum(try await dedicated.call(export, jesterArguments(i))) }
             return sum
+        },
+        Benchmark(id: "jester.guarded.call", label: "Jester plugin.call, callerThread, guard pages") { n in
+            var sum: UInt64 = 0
+            for i in 0..<n { sum &+= checksum(try await guarded.call(export, jesterArguments(i))) }
+            return sum
+        },
+        Benchmark(id: "jester.guarded.session.call", label: "Jester session.call, guard pages") { n in
+            try await guarded.withSession { session in
+                var sum: UInt64 = 0
+                for i in 0..<n { sum &+= checksum(try session.call(export, jesterArguments(i))) }
+                return sum
+            }
         },
         Benchmark(id: "jester.session.call", label: "Jester session.call in withSession (pinned instance)") { n in
             try await caller.withSession { session in
@@ -115,6 +128,7 @@ func hostCallSuite(hosts: JesterHosts) throws -> [Benchmark] {
 func checkoutSuite(hosts: JesterHosts) throws -> [Benchmark] {
     let caller = try hosts.callerThread.benchPlugin(Guests.call)
     let dedicated = try hosts.dedicated.benchPlugin(Guests.call)
+    let guarded = try hosts.guardPages.benchPlugin(Guests.call)
     let plain = try WasmKitSubject(Guests.call, fuelMetering: false)
     let nop = plain.function("nop")
     return [
