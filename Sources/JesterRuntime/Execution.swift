@@ -89,8 +89,8 @@ public struct ExecutionContext: Sendable {
         limits: ResourceLimits? = nil, deadline: ContinuousClock.Instant? = nil, appContext: JSONValue? = nil
     ) {
         self.identity = executionID.map(Identity.given) ?? .generated(executionSequence.add(1, ordering: .relaxed).newValue)
-        self.extras = nil
-        update(tenant: .some(tenant), environment: environment, limits: .some(limits), deadline: .some(deadline), appContext: .some(appContext))
+        let isDefault = tenant == nil && environment.isEmpty && limits == nil && deadline == nil && appContext == nil
+        self.extras = isDefault ? nil : Extras(tenant: tenant, environment: environment, limits: limits, deadline: deadline, appContext: appContext)
     }
 
     /// Whether the context sets limits or a deadline (the fast path skips them otherwise).
