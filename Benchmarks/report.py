@@ -198,6 +198,7 @@ def targets_table(jester):
     lines = ["### Targets", "",
              "| target | path | measured | met? |", "| --- | --- | ---: | --- |"]
     names = {"jester.callerThread.call": "`plugin.call`, callerThread",
+             "jester.resolved.call": "`plugin.call(resolved function)`, callerThread",
              "jester.dedicated.call": "`plugin.call`, dedicated threads (default host)",
              "jester.session.call": "`session.call` inside `withSession`",
              "jester.guarded.call": "`plugin.call`, callerThread, guard pages",

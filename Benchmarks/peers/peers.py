@@ -18,47 +18,21 @@ import json
 import statistics
 import sys
 import time
+from pathlib import Path
 
 import extism
 import wasmtime
 
-CALL_WAT = """
-(module
-  (func (export "nop") (result i32) (i32.const 1))
-  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))
-"""
+# The guests JesterBench runs too.
+GUESTS = Path(__file__).resolve().parent.parent / "guests"
 
-MEMORY_PAGE_WAT = """
-(module
-  (memory (export "memory") 1)
-  (func (export "nop") (result i32) (i32.const 1))
-  (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1))))
-"""
+CALL_WAT = (GUESTS / "call.wat").read_text()
+
+MEMORY_PAGE_WAT = (GUESTS / "memory-page.wat").read_text()
 
 HOST_LOOP_COUNT = 1000
 
-HOSTCALL_WAT = """
-(module
-  (import "bench" "noop" (func $noop (param i32) (result i32)))
-  (func (export "hostloop") (param $n i32) (result i32)
-    (local $acc i32)
-    (block $done
-      (loop $next
-        (br_if $done (i32.eqz (local.get $n)))
-        (local.set $acc (i32.add (local.get $acc) (call $noop (local.get $n))))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br $next)))
-    (local.get $acc))
-  (func (export "plainloop") (param $n i32) (result i32)
-    (local $acc i32)
-    (block $done
-      (loop $next
-        (br_if $done (i32.eqz (local.get $n)))
-        (local.set $acc (i32.add (local.get $acc) (local.get $n)))
-        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
-        (br $next)))
-    (local.get $acc)))
-"""
+HOSTCALL_WAT = (GUESTS / "host-call.wat").read_text()
 
 # Extism's ABI: an export takes nothing and returns 0 for success; no input, no output.
 EXTISM_NOP_WAT = """

@@ -114,6 +114,24 @@ public final class Plugin: Sendable {
         }.compactMap(WasmValue.init(engineValue:))
     }
 
+    /// Resolves a function export once, for ``call(_:_:context:)-(PluginFunction,_,_)`` and
+    /// ``PluginSession/call(_:_:)-(PluginFunction,_)``.
+    public func function(_ name: String) throws -> PluginFunction {
+        guard let index = image.functionExportIndex[name], let signature = module.functionExport(named: name)?.signature else {
+            let available = image.functionExports.map(\.name)
+            throw PluginError.missingExport(name, detail: "it exports: \(available.isEmpty ? "no functions" : available.joined(separator: ", "))").with(pluginID: id)
+        }
+        return PluginFunction(name: name, signature: signature, index: index, image: ObjectIdentifier(image))
+    }
+
+    /// Calls a function export resolved with ``function(_:)``.
+    public func call(_ function: PluginFunction, _ arguments: [WasmValue] = [], context: ExecutionContext = ExecutionContext()) async throws -> [WasmValue] {
+        let engineArguments = arguments.map(\.engineValue)
+        return try await withSession(context: context, export: function.name) { session in
+            try session.callEngine(function, engineArguments)
+        }.compactMap(WasmValue.init(engineValue:))
+    }
+
     /// Runs an export the way its kind says and collects a ``PluginResult``:
     /// a handler gets `input` and returns bytes; a WASI command gets `input` on stdin and its stdout
     /// is the output; a core function with no parameters is called and its results returned.

@@ -23,8 +23,11 @@ final class PluginImage: Sendable {
     let wasiImports: [String]
     let wasiGrants: WASIGrants
     let sha256: String
-    /// The parameter types of every exported function, to check arguments without allocating.
-    let exportParameters: [String: [ValueType]]
+    /// Every exported function, in the module's order, with its parameter types (nil when they
+    /// include types Jester does not pass) to check arguments without allocating.
+    let functionExports: [(name: String, parameters: [ValueType]?)]
+    /// Positions in `functionExports` by name.
+    let functionExportIndex: [String: Int]
 
     var needsWASI: Bool { !wasiImports.isEmpty }
 
@@ -43,13 +46,18 @@ final class PluginImage: Sendable {
         self.wasiImports = links.compactMap { if case .wasi(let name) = $0.link { return name } else { return nil } }
         self.wasiGrants = wasiGrants
         self.sha256 = sha256
-        var parameters: [String: [ValueType]] = [:]
+        var exports: [(name: String, parameters: [ValueType]?)] = []
+        var index: [String: Int] = [:]
         for export in info.exports where export.kind == .function {
+            var parameters: [ValueType]?
             if let signature = export.signature, signature.parameters.allSatisfy({ $0.engineType != nil }) {
-                parameters[export.name] = signature.parameters.compactMap(\.engineType)
+                parameters = signature.parameters.compactMap(\.engineType)
             }
+            index[export.name] = exports.count
+            exports.append((export.name, parameters))
         }
-        self.exportParameters = parameters
+        self.functionExports = exports
+        self.functionExportIndex = index
     }
 
     /// Defines every import of the module in `imports`, bound to `context`.

@@ -59,7 +59,8 @@ final class PluginInstance: @unchecked Sendable {
     private(set) var instance: Instance?
     private let stack: StackBox
     let wasi: WASISession?
-    private var exportCache: [String: (function: Function, parameters: [ValueType]?)] = [:]
+    /// Resolved exported functions, by position in `image.functionExports`.
+    private var exportSlots: [Function?]
     /// Set when a call trapped or hit a limit: the instance's state can no longer be trusted.
     var isPoisoned = false
     var callCount = 0
@@ -75,6 +76,7 @@ final class PluginInstance: @unchecked Sendable {
         store.resourceLimiter = limiter
         context = InstanceContext(plugin: image.shared, engine: image.host.engine)
         stack = StackBox(engine: image.host.engine)
+        exportSlots = Array(repeating: nil, count: image.functionExports.count)
         if image.needsWASI {
             var grants = image.wasiGrants
             if let environment { grants.environment = environment }
@@ -125,17 +127,17 @@ final class PluginInstance: @unchecked Sendable {
 
     /// The exported function `name`, cached.
     func function(_ name: String) -> Function? {
-        export(name)?.function
+        guard let index = image.functionExportIndex[name] else { return nil }
+        return function(at: index)
     }
 
-    /// The exported function `name` and its parameter types (nil when they include types Jester
-    /// does not pass), cached: one dictionary lookup per call.
-    func export(_ name: String) -> (function: Function, parameters: [ValueType]?)? {
-        if let cached = exportCache[name] { return cached }
-        guard let function = instance?.exports[function: name] else { return nil }
-        let entry = (function, image.exportParameters[name])
-        exportCache[name] = entry
-        return entry
+    /// The exported function at `index` of `image.functionExports`, cached.
+    @inline(__always)
+    func function(at index: Int) -> Function? {
+        if let cached = exportSlots[index] { return cached }
+        let function = instance?.exports[function: image.functionExports[index].name]
+        exportSlots[index] = function
+        return function
     }
 
     /// Calls `function` within `budget`, mapping traps and limits to Jester's errors.

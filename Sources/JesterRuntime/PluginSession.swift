@@ -28,6 +28,12 @@ public struct PluginSession: ~Copyable {
         try callEngine(export, arguments.map(\.engineValue)).compactMap(WasmValue.init(engineValue:))
     }
 
+    /// Calls a function export resolved once with ``Plugin/function(_:)``, without looking its
+    /// name up again.
+    public mutating func call(_ function: PluginFunction, _ arguments: [WasmValue] = []) throws -> [WasmValue] {
+        try callEngine(function, arguments.map(\.engineValue)).compactMap(WasmValue.init(engineValue:))
+    }
+
     /// Calls the handler-world export `export` (default `handle`) with `input`.
     /// Returns the output, or the error message the guest returned.
     public mutating func handle(_ input: [UInt8], export: String = "handle") throws -> Result<[UInt8], PluginGuestError> {
@@ -43,10 +49,24 @@ public struct PluginSession: ~Copyable {
     }
 
     mutating func callEngine(_ export: String, _ arguments: [Value]) throws -> [Value] {
-        try prepareCall(export)
-        guard let (function, parameters) = instance.export(export) else {
-            let available = plugin.module.exports.filter { $0.kind == .function }.map(\.name)
+        guard let index = plugin.image.functionExportIndex[export] else {
+            try prepareCall(export)
+            let available = plugin.image.functionExports.map(\.name)
             throw PluginError.missingExport(export, detail: "it exports: \(available.isEmpty ? "no functions" : available.joined(separator: ", "))").with(pluginID: plugin.id)
+        }
+        return try callEngine(at: index, arguments)
+    }
+
+    mutating func callEngine(_ function: PluginFunction, _ arguments: [Value]) throws -> [Value] {
+        guard function.image == ObjectIdentifier(plugin.image) else { return try callEngine(function.name, arguments) }
+        return try callEngine(at: function.index, arguments)
+    }
+
+    private mutating func callEngine(at index: Int, _ arguments: [Value]) throws -> [Value] {
+        let (export, parameters) = plugin.image.functionExports[index]
+        try prepareCall(export)
+        guard let function = instance.function(at: index) else {
+            throw PluginError.missingExport(export, detail: "the instance does not export it").with(pluginID: plugin.id)
         }
         if let parameters, !Self.matches(arguments, parameters) {
             let given = arguments.compactMap(WasmValue.init(engineValue:)).map(\.type.description)
@@ -136,4 +156,19 @@ public struct PluginSession: ~Copyable {
 public struct PluginGuestError: Error, Sendable, Hashable, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+/// A function export of one loaded plugin, resolved once so that calls skip the name lookup.
+///
+/// ```swift
+/// let add = try plugin.function("add")
+/// for i in 0..<1000 { _ = try await plugin.call(add, [.i32(i), .i32(1)]) }
+/// ```
+public struct PluginFunction: Sendable, Hashable {
+    /// The export's name.
+    public let name: String
+    /// Its signature.
+    public let signature: WasmSignature
+    let index: Int
+    let image: ObjectIdentifier
 }

@@ -131,3 +131,19 @@ import Testing
         #expect(result.values == [.i32(42)])
     }
 }
+
+@Suite struct ResolvedFunctionTests {
+    @Test func resolvedFunctionsCallWithoutTheNameAndSurviveAReload() async throws {
+        let manager = PluginManager(host: PluginHost(logger: JesterFixtures.logger))
+        let manifest = JesterFixtures.manifest(id: "v")
+        let first = try await manager.load(manifest: manifest, wasm: ManagerTests.versioned(1))
+        let version = try first.function("version")
+        #expect(version.signature == WasmSignature(parameters: [], results: [.i32]))
+        #expect(try await first.call(version) == [.i32(1)])
+        #expect(try await first.withSession { try $0.call(version) } == [.i32(1)])
+        let missing = try #require(throws: PluginError.self) { try first.function("nope") }
+        #expect(missing.code == .missingExport)
+        let second = try await manager.reload(manifest: manifest, wasm: ManagerTests.versioned(2))
+        #expect(try await second.call(version) == [.i32(2)], "a function resolved on the old version is found by name")
+    }
+}

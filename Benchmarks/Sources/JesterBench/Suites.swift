@@ -17,6 +17,7 @@ func callSuite(export: String, hosts: JesterHosts) throws -> [Benchmark] {
     // `add(i, 1)`: the argument changes every call so that nothing can be hoisted.
     func jesterArguments(_ i: Int) -> [WasmValue] { isAdd ? [.i32(Int32(truncatingIfNeeded: i)), .i32(1)] : [] }
     func engineArguments(_ i: Int) -> [Value] { isAdd ? [.i32(UInt32(truncatingIfNeeded: i)), .i32(1)] : [] }
+    let resolved = try caller.function(export)
     let plainFunction = plain.function(export)
     let meteredFunction = metered.function(export)
 
@@ -24,6 +25,11 @@ func callSuite(export: String, hosts: JesterHosts) throws -> [Benchmark] {
         Benchmark(id: "jester.callerThread.call", label: "Jester plugin.call, callerThread") { n in
             var sum: UInt64 = 0
             for i in 0..<n { sum &+= checksum(try await caller.call(export, jesterArguments(i))) }
+            return sum
+        },
+        Benchmark(id: "jester.resolved.call", label: "Jester plugin.call(resolved function), callerThread") { n in
+            var sum: UInt64 = 0
+            for i in 0..<n { sum &+= checksum(try await caller.call(resolved, jesterArguments(i))) }
             return sum
         },
         Benchmark(id: "jester.dedicated.call", label: "Jester plugin.call, dedicated threads (default)") { n in
