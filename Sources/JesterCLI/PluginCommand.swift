@@ -9,6 +9,12 @@ struct PluginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin",
         abstract: "Inspect, check, build and call plugins.",
+        discussion: """
+            Examples:
+              jester plugin build examples/hello
+              jester plugin check examples/hello
+              jester plugin call examples/hello --input World
+            """,
         subcommands: [InspectCommand.self, CheckCommand.self, CallCommand.self, BuildCommand.self]
     )
 }

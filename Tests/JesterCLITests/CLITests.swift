@@ -118,7 +118,7 @@ enum HelloExample {
     }
 
     @Test func helpHasExamples() throws {
-        for command in [["plugin", "call"], ["plugin", "check"], ["plugin", "inspect"], ["plugin", "build"]] {
+        for command in [["plugin"], ["plugin", "call"], ["plugin", "check"], ["plugin", "inspect"], ["plugin", "build"]] {
             let result = try JesterFixtures.run(JesterFixtures.jesterExecutable, command + ["--help"])
             #expect(result.status == 0)
             #expect(result.stdout.contains("jester plugin"), "\(command)")
