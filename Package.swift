@@ -15,6 +15,8 @@ let package = Package(
         .executable(name: "jester", targets: ["jester"]),
         .library(name: "JesterManifest", targets: ["JesterManifest"]),
         .library(name: "JesterRuntime", targets: ["JesterRuntime"]),
+        .library(name: "JesterConfig", targets: ["JesterConfig"]),
+        .library(name: "JesterGateway", targets: ["JesterGateway"]),
         .library(name: "JesterCLI", targets: ["JesterCLI"]),
         .library(name: "JesterTesting", targets: ["JesterTesting"]),
     ],
@@ -23,6 +25,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
     ],
     targets: [
         .target(
@@ -57,11 +65,40 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "JesterConfig",
+            dependencies: [
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "JesterGateway",
+            dependencies: [
+                "JesterConfig",
+                "JesterRuntime",
+                "JesterManifest",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "JesterCLI",
             dependencies: [
                 "JesterManifest",
                 "JesterToolchain",
                 "JesterRuntime",
+                "JesterConfig",
+                "JesterGateway",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "WAT", package: "WasmKit"),
@@ -79,6 +116,12 @@ let package = Package(
                 "JesterManifest",
                 "JesterToolchain",
                 "JesterRuntime",
+                "JesterConfig",
+                "JesterGateway",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "WAT", package: "WasmKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -103,6 +146,22 @@ let package = Package(
                 "JesterWASI",
                 .product(name: "WasmKit", package: "WasmKit"),
                 .product(name: "WAT", package: "WasmKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JesterConfigTests",
+            dependencies: ["JesterConfig", "JesterTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JesterGatewayTests",
+            dependencies: [
+                "JesterGateway", "JesterConfig", "JesterTesting", "JesterRuntime",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),
