@@ -1,0 +1,402 @@
+public import JesterConfig
+public import JesterRuntime
+public import Logging
+import NIOConcurrencyHelpers
+public import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+public import ServiceLifecycle
+
+/// The edge gateway: listeners, routes and upstreams from a ``GatewayConfig``.
+///
+/// ```swift
+/// let gateway = Gateway(config: config, logger: logger)
+/// try await gateway.start()
+/// // … later, from SIGHUP:
+/// try await gateway.reload(newConfig)   // a broken config throws; the old one keeps serving
+/// await gateway.shutdown()              // drains in-flight requests, then closes
+/// ```
+///
+/// As a ServiceLifecycle `Service`, `run()` starts the gateway, serves until graceful shutdown is
+/// triggered (SIGTERM/SIGINT in a `ServiceGroup`), then drains.
+public final class Gateway: Service, Sendable {
+    private let core: GatewayCore
+    private let group: any EventLoopGroup
+    private let ownsGroup: Bool
+    private let state = NIOLockedValueBox(State())
+    private let reloadLock = NIOLockedValueBox(false)
+    private let stopped = StopSignal()
+
+    private struct State {
+        var listeners: [Listener] = []
+        var started = false
+        var stopping = false
+        var generation = 0
+        var config: GatewayConfig
+        var plugins: [PluginKey: Plugin] = [:]
+        init(config: GatewayConfig = GatewayConfig()) { self.config = config }
+    }
+
+    /// Traffic counters.
+    public var statistics: GatewayStatistics { core.statistics }
+
+    /// - Parameters:
+    ///   - config: The configuration to serve.
+    ///   - logger: Gateway events: start, reload, errors.
+    ///   - accessLogger: Where access log lines go (one per request, at `info`), when the config
+    ///     enables them. Default: `logger`.
+    ///   - pluginHost: Runs handler plugins. Default: a host logging to `logger`.
+    ///   - eventLoopGroup: The event loops to serve on. Default: one thread per core, owned by the gateway.
+    public init(
+        config: GatewayConfig, logger: Logger, accessLogger: Logger? = nil, pluginHost: PluginHost? = nil,
+        eventLoopGroup: (any EventLoopGroup)? = nil
+    ) {
+        if let eventLoopGroup {
+            group = eventLoopGroup
+            ownsGroup = false
+        } else {
+            group = MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount)
+            ownsGroup = true
+        }
+        let placeholder = RoutingTable(generation: 0, config: config, router: Router(entries: []), upstreams: [:])
+        core = GatewayCore(
+            table: placeholder, logger: logger, accessLogger: accessLogger ?? logger,
+            pluginHost: pluginHost ?? PluginHost(logger: logger)
+        )
+        state.withLockedValue { $0.config = config }
+    }
+
+    /// The addresses the listeners are bound to, by listener name (useful with port 0).
+    public var boundAddresses: [String: SocketAddress] {
+        state.withLockedValue { state in
+            Dictionary(state.listeners.compactMap { listener in listener.localAddress.map { (listener.config.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+
+    /// The bound port of a listener.
+    public func port(of listener: String) -> Int? { boundAddresses[listener]?.port }
+
+    /// The configuration being served.
+    public var config: GatewayConfig { state.withLockedValue { $0.config } }
+
+    /// Builds the routes, loads handler plugins and binds every listener.
+    ///
+    /// - Throws: ``GatewayError`` naming the listener, route or plugin that failed; nothing is
+    ///   left bound when it throws.
+    public func start() async throws {
+        let config = state.withLockedValue { state -> GatewayConfig? in
+            guard !state.started else { return nil }
+            state.started = true
+            return state.config
+        }
+        guard let config else { return }
+        let (table, plugins) = try await buildTable(config, generation: 1, previousPlugins: [:])
+        core.swap(table)
+        var listeners: [Listener] = []
+        do {
+            for listenerConfig in config.listeners {
+                listeners.append(try await Listener.bind(listenerConfig, core: core, group: group))
+            }
+        } catch {
+            for listener in listeners { await listener.stopAccepting() }
+            state.withLockedValue { $0.started = false }
+            throw error
+        }
+        state.withLockedValue {
+            $0.listeners = listeners
+            $0.generation = 1
+            $0.plugins = plugins
+        }
+        for listener in listeners {
+            core.logger.notice(
+                "listening",
+                metadata: [
+                    "listener": .string(listener.config.name), "address": .string(listener.localAddress.map { "\($0)" } ?? "?"),
+                    "tls": .stringConvertible(listener.config.tls != nil),
+                ]
+            )
+        }
+    }
+
+    /// Replaces the configuration atomically. The new routes, upstreams and plugins are built
+    /// first; if anything fails the error is thrown and the old configuration keeps serving.
+    /// Requests in flight finish on the routes they started on. Listeners whose settings changed
+    /// are rebound; the others keep their sockets and connections.
+    public func reload(_ newConfig: GatewayConfig) async throws {
+        let busy = reloadLock.withLockedValue { busy -> Bool in
+            if busy { return true }
+            busy = true
+            return false
+        }
+        guard !busy else { throw GatewayError.reloadInProgress }
+        defer { reloadLock.withLockedValue { $0 = false } }
+
+        let (generation, previousPlugins, oldListeners) = state.withLockedValue { ($0.generation + 1, $0.plugins, $0.listeners) }
+        let (table, plugins) = try await buildTable(newConfig, generation: generation, previousPlugins: previousPlugins)
+
+        // Listeners: keep the unchanged ones, close the removed or changed ones, bind the new.
+        let kept = oldListeners.filter { old in newConfig.listeners.contains { $0 == old.config } }
+        let removed = oldListeners.filter { old in !kept.contains { $0 === old } }
+        let toBind = newConfig.listeners.filter { new in !kept.contains { $0.config == new } }
+        for listener in removed { await listener.stopAccepting() }
+        var bound: [Listener] = []
+        do {
+            for listenerConfig in toBind {
+                bound.append(try await Listener.bind(listenerConfig, core: core, group: group))
+            }
+        } catch {
+            // Put the old listeners back so the old config keeps serving as it was.
+            for listener in bound { await listener.stopAccepting() }
+            var restored: [Listener] = []
+            for listener in removed {
+                if let again = try? await Listener.bind(listener.config, core: core, group: group) { restored.append(again) }
+            }
+            state.withLockedValue { $0.listeners = kept + restored }
+            throw error
+        }
+        core.swap(table)
+        state.withLockedValue {
+            $0.listeners = kept + bound
+            $0.generation = generation
+            $0.config = newConfig
+            $0.plugins = plugins
+        }
+        let drainDeadline = NIODeadline.now() + .milliseconds(newConfig.lifecycle.drainTimeout.milliseconds)
+        for listener in removed {
+            Task { await listener.connections.drain(deadline: drainDeadline) }
+        }
+        core.logger.notice(
+            "configuration reloaded",
+            metadata: [
+                "generation": .stringConvertible(generation), "routes": .stringConvertible(newConfig.routes.count),
+                "listeners_rebound": .stringConvertible(bound.count),
+            ]
+        )
+    }
+
+    /// Stops accepting, lets in-flight requests finish for up to `drainTimeout` (default: the
+    /// config's `lifecycle.drain_timeout`), then closes every connection.
+    public func shutdown(drainTimeout: Duration? = nil) async {
+        let (listeners, config, alreadyStopping) = state.withLockedValue { state in
+            let stopping = state.stopping
+            state.stopping = true
+            return (state.listeners, state.config, stopping)
+        }
+        guard !alreadyStopping else {
+            await stopped.wait()
+            return
+        }
+        let timeout = drainTimeout.map { TimeAmount.nanoseconds(Int64($0.components.seconds) * 1_000_000_000 + $0.components.attoseconds / 1_000_000_000) }
+            ?? .milliseconds(config.lifecycle.drainTimeout.milliseconds)
+        core.logger.notice("shutting down", metadata: ["drain_timeout_ms": .stringConvertible(timeout.nanoseconds / 1_000_000)])
+        for listener in listeners { await listener.stopAccepting() }
+        let deadline = NIODeadline.now() + timeout
+        await withTaskGroup(of: Void.self) { group in
+            for listener in listeners {
+                group.addTask { await listener.connections.drain(deadline: deadline) }
+            }
+        }
+        core.pools.closeAll()
+        state.withLockedValue { $0.listeners = [] }
+        if ownsGroup {
+            try? await group.shutdownGracefully()
+        }
+        stopped.fire()
+        core.logger.notice("stopped")
+    }
+
+    /// Starts (if needed), serves until graceful shutdown or cancellation, then drains.
+    public func run() async throws {
+        try await start()
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await stopped.wait()
+            } onCancel: {
+                Task { await self.shutdown() }
+            }
+        } onGracefulShutdown: {
+            Task { await self.shutdown() }
+        }
+    }
+
+    // MARK: building a routing table
+
+    struct PluginKey: Hashable, Sendable {
+        let path: String
+        let config: [String: String]
+        let wasm: [UInt8]
+    }
+
+    private func buildTable(_ config: GatewayConfig, generation: Int, previousPlugins: [PluginKey: Plugin]) async throws -> (RoutingTable, [PluginKey: Plugin]) {
+        var problems: [String] = []
+        var clientContexts: [UpstreamEndpoint.Key: NIOSSLContext] = [:]
+        var groups: [String: UpstreamGroup] = [:]
+        for upstream in config.upstreams {
+            var endpoints: [UpstreamEndpoint] = []
+            for target in upstream.targets {
+                var context: NIOSSLContext?
+                if target.tls {
+                    let key = UpstreamEndpoint.Key(target: UpstreamTarget(tls: true, host: "", port: 0), tlsVerify: upstream.tlsVerify, caFile: upstream.caFile)
+                    if let cached = clientContexts[key] {
+                        context = cached
+                    } else {
+                        do {
+                            var tls = TLSConfiguration.makeClientConfiguration()
+                            if !upstream.tlsVerify { tls.certificateVerification = .none }
+                            if let ca = upstream.caFile { tls.additionalTrustRoots = [.file(ca)] }
+                            context = try NIOSSLContext(configuration: tls)
+                            clientContexts[key] = context
+                        } catch {
+                            problems.append("upstream '\(upstream.name)': cannot set up TLS: \(error)")
+                        }
+                    }
+                }
+                endpoints.append(UpstreamEndpoint(target: target, upstream: upstream, tlsContext: context))
+            }
+            if endpoints.isEmpty {
+                problems.append("upstream '\(upstream.name)' has no targets")
+                continue
+            }
+            groups[upstream.name] = UpstreamGroup(name: upstream.name, strategy: upstream.strategy, endpoints: endpoints)
+        }
+
+        var plugins: [PluginKey: Plugin] = [:]
+        var entries: [Router.Entry] = []
+        for route in config.routes {
+            let action: CompiledRoute.Action
+            switch route.action {
+            case .upstream(let name):
+                guard let group = groups[name] else {
+                    problems.append("route '\(route.name)': no upstream named '\(name)'")
+                    continue
+                }
+                action = .proxy(group)
+            case .respond(let fixed):
+                action = .respond(StaticResponse(fixed))
+            case .plugin(let handler):
+                do {
+                    let plugin = try await loadPlugin(handler, previous: previousPlugins, loaded: &plugins)
+                    var headers = HTTPHeadersBuilder.make(handler.headers)
+                    if !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "text/plain; charset=utf-8") }
+                    action = .plugin(PluginRoute(plugin: plugin, export: handler.export, headers: headers, name: handler.plugin))
+                } catch {
+                    problems.append("route '\(route.name)': cannot load plugin \(handler.plugin): \(error)")
+                    continue
+                }
+            }
+            do {
+                entries.append(
+                    Router.Entry(
+                        route: CompiledRoute(name: route.name, action: action),
+                        hosts: route.matchers.hosts.map(HostPattern.init),
+                        pathPrefix: route.matchers.pathPrefix,
+                        methods: route.matchers.methods.map { $0.uppercased() },
+                        headers: try route.matchers.headers.map(CompiledHeaderMatcher.init),
+                        listeners: route.listeners
+                    ))
+            } catch {
+                problems.append("route '\(route.name)': invalid header regex: \(error)")
+            }
+        }
+        if !problems.isEmpty { throw GatewayError.invalidConfig(problems) }
+        let table = RoutingTable(generation: generation, config: config, router: Router(entries: entries), upstreams: groups)
+        return (table, plugins)
+    }
+
+    private func loadPlugin(_ handler: PluginHandlerConfig, previous: [PluginKey: Plugin], loaded: inout [PluginKey: Plugin]) async throws -> Plugin {
+        let bundle = try PluginBundle.read(from: handler.plugin, maxModuleBytes: core.pluginHost.configuration.limits.maxModuleBytes)
+        let key = PluginKey(path: bundle.modulePath, config: handler.config, wasm: bundle.wasm)
+        if let plugin = loaded[key] ?? previous[key] {
+            loaded[key] = plugin
+            return plugin
+        }
+        let plugin = try core.pluginHost.makePlugin(manifest: bundle.manifest, wasm: bundle.wasm, config: handler.config)
+        loaded[key] = plugin
+        return plugin
+    }
+}
+
+enum HTTPHeadersBuilder {
+    static func make(_ fields: [HeaderField]) -> HTTPHeaders {
+        var headers = HTTPHeaders()
+        for field in fields { headers.add(name: field.name, value: field.value) }
+        return headers
+    }
+}
+
+/// State every connection of the gateway shares.
+final class GatewayCore: Sendable {
+    private let table: NIOLockedValueBox<RoutingTable>
+    let statistics = GatewayStatistics()
+    let pools: PoolRegistry
+    let logger: Logger
+    private let accessLog: Logger
+    let pluginHost: PluginHost
+
+    init(table: RoutingTable, logger: Logger, accessLogger: Logger, pluginHost: PluginHost) {
+        self.table = NIOLockedValueBox(table)
+        self.logger = logger
+        accessLog = accessLogger
+        self.pluginHost = pluginHost
+        pools = PoolRegistry(statistics: statistics)
+    }
+
+    var currentTable: RoutingTable { table.withLockedValue { $0 } }
+
+    func swap(_ new: RoutingTable) { table.withLockedValue { $0 = new } }
+
+    /// The access logger, when the current config enables access logs.
+    var accessLogger: Logger? { currentTable.config.accessLog.enabled ? accessLog : nil }
+}
+
+/// Why the gateway could not start or reload.
+public struct GatewayError: Error, Sendable, CustomStringConvertible {
+    private enum Code: Sendable { case bind, tls, config, reloadInProgress }
+    private let code: Code
+    public let description: String
+
+    private init(_ code: Code, _ description: String) {
+        self.code = code
+        self.description = description
+    }
+
+    static func bindFailed(listener: String, address: String, reason: String) -> GatewayError {
+        GatewayError(.bind, "listener '\(listener)': cannot listen on \(address): \(reason). Is another process using the port, or does it need privileges?")
+    }
+
+    static func tls(listener: String, reason: String) -> GatewayError {
+        GatewayError(.tls, "listener '\(listener)': \(reason)")
+    }
+
+    static func invalidConfig(_ problems: [String]) -> GatewayError {
+        GatewayError(.config, problems.count == 1 ? problems[0] : "\(problems.count) problems:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
+    }
+
+    static let reloadInProgress = GatewayError(.reloadInProgress, "a reload is already in progress; try again when it finishes")
+}
+
+/// A one-shot signal that any number of tasks can wait for.
+final class StopSignal: Sendable {
+    private let state = NIOLockedValueBox<(fired: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func fire() {
+        let waiters = state.withLockedValue { state -> [CheckedContinuation<Void, Never>] in
+            state.fired = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let fired = state.withLockedValue { state -> Bool in
+                if state.fired { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if fired { continuation.resume() }
+        }
+    }
+}

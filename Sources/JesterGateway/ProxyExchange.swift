@@ -1,0 +1,230 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// One request forwarded to an upstream: the client side is a ``RequestHandler``, the upstream
+/// side a pooled ``UpstreamConnection`` on the same event loop. Bodies stream both ways; each side
+/// stops reading while the other cannot write.
+final class ProxyExchange: UpstreamDelegate {
+    private let handler: RequestHandler
+    let endpoint: UpstreamEndpoint
+    private let route: String
+    private let head: HTTPRequestHead
+    private var connection: UpstreamConnection?
+    private var pending: [ByteBuffer] = []
+    private var pendingTrailers: HTTPHeaders?
+    private var requestEnded = false
+    private var bodySent = false
+    private(set) var responseStarted = false
+    private var upstreamKeepAlive = true
+    private var finished = false
+    private var retried = false
+    private var timer: Scheduled<Void>?
+
+    init(handler: RequestHandler, endpoint: UpstreamEndpoint, route: String, head: HTTPRequestHead) {
+        self.handler = handler
+        self.endpoint = endpoint
+        self.route = route
+        self.head = head
+    }
+
+    private var pools: LoopPools { handler.connection.pools }
+
+    func start() {
+        handler.setReadsPaused(true)
+        acquire(fresh: false)
+    }
+
+    private func acquire(fresh: Bool) {
+        let pool = pools.pool(for: endpoint)
+        let future = fresh ? pool.connect(endpoint) : pool.acquire(endpoint)
+        future.whenComplete { result in
+            switch result {
+            case .success(let connection):
+                if self.finished {
+                    connection.channel.close(promise: nil)
+                } else {
+                    self.attach(connection)
+                }
+            case .failure(let error):
+                guard !self.finished else { return }
+                self.fail(GatewayFailure(.upstreamConnect(Self.describe(error))))
+            }
+        }
+    }
+
+    private func attach(_ connection: UpstreamConnection) {
+        self.connection = connection
+        connection.handler.attach(self)
+        pools.statistics.upstreamRequest(reused: connection.reused)
+        let channel = connection.channel
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        for body in pending {
+            channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+            bodySent = true
+        }
+        pending.removeAll()
+        if requestEnded {
+            channel.write(HTTPClientRequestPart.end(pendingTrailers), promise: nil)
+            armResponseTimer()
+        }
+        channel.flush()
+        handler.setReadsPaused(!channel.isWritable)
+    }
+
+    private func armResponseTimer() {
+        timer?.cancel()
+        timer = pools.eventLoop.scheduleTask(in: endpoint.responseHeaderTimeout) { [weak self] in
+            guard let self, !self.responseStarted, !self.finished else { return }
+            self.fail(GatewayFailure(.upstreamTimeout))
+        }
+    }
+
+    // MARK: client side
+
+    func forwardBody(_ body: ByteBuffer) {
+        guard !finished else { return }
+        guard let connection else {
+            pending.append(body)
+            return
+        }
+        bodySent = true
+        connection.channel.write(HTTPClientRequestPart.body(.byteBuffer(body)), promise: nil)
+        if !connection.channel.isWritable { handler.setReadsPaused(true) }
+    }
+
+    func forwardEnd(_ trailers: HTTPHeaders?) {
+        requestEnded = true
+        guard !finished else { return }
+        guard let connection else {
+            pendingTrailers = trailers
+            return
+        }
+        connection.channel.writeAndFlush(HTTPClientRequestPart.end(trailers), promise: nil)
+        if !responseStarted { armResponseTimer() }
+    }
+
+    func flushUpstream() {
+        connection?.channel.flush()
+    }
+
+    func downstreamWritabilityChanged(_ writable: Bool) {
+        connection?.handler.setReadsPaused(!writable)
+    }
+
+    /// The client went away or broke the request: drop the upstream connection.
+    func abort() {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        if let connection {
+            connection.handler.detach()
+            connection.channel.close(promise: nil)
+        }
+        connection = nil
+    }
+
+    // MARK: upstream side
+
+    func upstreamResponseHead(_ head: HTTPResponseHead) {
+        guard !finished else { return }
+        timer?.cancel()
+        responseStarted = true
+        upstreamKeepAlive = head.isKeepAlive
+        // Response phase: the route's post-upstream filter chain runs here (issue 4).
+        handler.exchangeResponseHead(head)
+    }
+
+    func upstreamResponseBody(_ body: ByteBuffer) {
+        guard !finished else { return }
+        if !handler.exchangeResponseBody(body) {
+            connection?.handler.setReadsPaused(true)
+        }
+    }
+
+    func upstreamReadComplete() {
+        guard !finished else { return }
+        handler.exchangeFlush()
+    }
+
+    func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
+        guard !finished else { return }
+        finished = true
+        timer?.cancel()
+        if let connection {
+            connection.handler.detach()
+            if upstreamKeepAlive, requestEnded {
+                pools.pool(for: endpoint).release(connection, endpoint: endpoint)
+            } else {
+                connection.channel.close(promise: nil)
+            }
+        }
+        connection = nil
+        handler.exchangeFinished()
+    }
+
+    func upstreamWritabilityChanged(_ writable: Bool) {
+        guard !finished else { return }
+        handler.setReadsPaused(!writable)
+    }
+
+    func upstreamFailed(_ error: any Error) {
+        guard !finished else { return }
+        if error is HTTPParserError {
+            fail(GatewayFailure(.upstreamProtocol(Self.describe(error))))
+        } else {
+            lost(Self.describe(error))
+        }
+    }
+
+    func upstreamClosed() {
+        guard !finished else { return }
+        lost("connection closed")
+    }
+
+    /// The connection died. A pooled connection the upstream closed while idle is retried once
+    /// on a fresh one, when nothing of the body went out.
+    private func lost(_ why: String) {
+        if let connection, connection.reused, !responseStarted, !bodySent, requestEnded, !retried {
+            retried = true
+            connection.handler.detach()
+            self.connection = nil
+            timer?.cancel()
+            acquire(fresh: true)
+            return
+        }
+        fail(GatewayFailure(.upstreamClosed(why)))
+    }
+
+    private func fail(_ failure: GatewayFailure) {
+        finished = true
+        timer?.cancel()
+        if let connection {
+            connection.handler.detach()
+            connection.channel.close(promise: nil)
+        }
+        connection = nil
+        if responseStarted {
+            handler.finishAbruptly(error: failure.code)
+        } else {
+            var failure = failure
+            failure.route = route
+            failure.target = endpoint.target.description
+            handler.exchangeFailedBeforeResponse(failure)
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? ChannelError, case .connectTimeout(let amount) = error {
+            return "connect timed out after \(amount.nanoseconds / 1_000_000) ms"
+        }
+        if let error = error as? NIOConnectionError {
+            if let first = error.connectionErrors.first { return describe(first.error) }
+            if error.dnsAError != nil || error.dnsAAAAError != nil { return "cannot resolve \(error.host)" }
+        }
+        if let error = error as? IOError {
+            return String(cString: strerror(error.errnoCode)).lowercased()
+        }
+        return String(describing: error)
+    }
+}

@@ -1,0 +1,66 @@
+import NIOHTTP1
+
+/// Header rewriting between client and upstream (RFC 9110 §7.6): hop-by-hop headers are dropped,
+/// `X-Forwarded-*` and `Via` are added, everything else passes in order, repeats included.
+enum ProxyHeaders {
+    /// Headers that describe one connection, never forwarded.
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
+        "proxy-authenticate", "proxy-authorization",
+    ]
+
+    /// Removes hop-by-hop headers and the headers the `Connection` header names.
+    static func removeHopByHop(_ headers: inout HTTPHeaders) {
+        var named: [String] = []
+        for value in headers["connection"] {
+            for token in value.split(separator: ",") {
+                let name = token.trimmingSpaces().lowercased()
+                if !name.isEmpty { named.append(name) }
+            }
+        }
+        guard headers.contains(where: { hopByHop.contains($0.name.lowercased()) }) || !named.isEmpty else { return }
+        for name in hopByHop { headers.remove(name: name) }
+        for name in named { headers.remove(name: name) }
+    }
+
+    /// The request head as it goes to the upstream.
+    static func upstreamRequest(
+        _ head: HTTPRequestHead, path: String, clientAddress: String, scheme: String, host: String?,
+        endpoint: UpstreamEndpoint, viaVersion: String
+    ) -> HTTPRequestHead {
+        var headers = head.headers
+        removeHopByHop(&headers)
+        headers.remove(name: "expect")
+        if host == nil || !headers.contains(name: "host") {
+            headers.replaceOrAdd(name: "host", value: host ?? endpoint.authority)
+        }
+        if let existing = headers.first(name: "x-forwarded-for") {
+            headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing), \(clientAddress)")
+        } else {
+            headers.add(name: "x-forwarded-for", value: clientAddress)
+        }
+        headers.replaceOrAdd(name: "x-forwarded-proto", value: scheme)
+        if let host { headers.replaceOrAdd(name: "x-forwarded-host", value: host) }
+        headers.add(name: "via", value: "\(viaVersion) jester")
+        var upstream = HTTPRequestHead(version: .http1_1, method: head.method, uri: endpoint.target.pathPrefix + path, headers: headers)
+        upstream.version = .http1_1
+        return upstream
+    }
+
+    /// The response head as it goes back to the client.
+    static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion) -> HTTPResponseHead {
+        var headers = head.headers
+        removeHopByHop(&headers)
+        headers.add(name: "via", value: "\(head.version.major).\(head.version.minor) jester")
+        return HTTPResponseHead(version: version, status: head.status, headers: headers)
+    }
+}
+
+extension Substring {
+    func trimmingSpaces() -> Substring {
+        var s = self
+        while let c = s.first, c == " " || c == "\t" { s = s.dropFirst() }
+        while let c = s.last, c == " " || c == "\t" { s = s.dropLast() }
+        return s
+    }
+}

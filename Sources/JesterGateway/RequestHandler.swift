@@ -1,0 +1,466 @@
+import JesterConfig
+import JesterRuntime
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// What a downstream connection shares with its requests.
+final class ConnectionContext: @unchecked Sendable {  // immutable after init except `connectionGuard`, set on the loop
+    let core: GatewayCore
+    let listener: String
+    let settings: HTTPSettings
+    let scheme: String
+    let pools: LoopPools
+    let clientAddress: String
+    let protocolName: String
+    weak var connectionGuard: ConnectionGuard?
+
+    init(core: GatewayCore, listener: String, settings: HTTPSettings, scheme: String, pools: LoopPools, clientAddress: String, protocolName: String) {
+        self.core = core
+        self.listener = listener
+        self.settings = settings
+        self.scheme = scheme
+        self.pools = pools
+        self.clientAddress = clientAddress
+        self.protocolName = protocolName
+    }
+}
+
+/// Serves the requests of one HTTP/1 connection (one at a time; pipelined requests wait in
+/// `HTTPServerPipelineHandler`) or of one HTTP/2 stream: route, then answer locally, from a
+/// plugin, or by streaming to and from an upstream with back-pressure both ways.
+final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // confined to its event loop
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        /// Answering locally once the request ends; the body is read and dropped (or kept for a plugin).
+        case local(LocalAnswer)
+        case proxying(ProxyExchange)
+        /// A response went out before the request ended; the rest of the request is dropped, then the connection closes.
+        case discarding
+        case closed
+    }
+
+    enum LocalAnswer {
+        case failure(GatewayFailure)
+        case fixed(StaticResponse)
+        case plugin(PluginRoute, body: ByteBuffer)
+    }
+
+    let connection: ConnectionContext
+    private var state = State.idle
+    private(set) var context: ChannelHandlerContext?
+    private var readsPaused = false
+    private var pendingRead = false
+    /// The request being served, for the access log and error bodies.
+    private(set) var request: RequestInfo?
+
+    init(connection: ConnectionContext) {
+        self.connection = connection
+    }
+
+    struct RequestInfo {
+        let head: HTTPRequestHead
+        let start: NIODeadline
+        var route: String?
+        var target: String?
+        var bodyBytes: Int64 = 0
+        var responseBytes: Int64 = 0
+        var status: UInt = 0
+        var upstreamHeaderTime: NIODeadline?
+        var error: String?
+        var keepAlive: Bool
+        var acceptJSON: Bool
+        var ended = false
+    }
+
+    var isHTTP2: Bool { connection.protocolName == "HTTP/2" }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    // MARK: inbound
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): receivedHead(head, context: context)
+        case .body(let body): receivedBody(body, context: context)
+        case .end(let trailers): receivedEnd(trailers, context: context)
+        }
+    }
+
+    private func receivedHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard case .idle = state else {
+            // A head while busy cannot happen with the pipelining handler in front; refuse it.
+            writeFailure(GatewayFailure(.badRequest("unexpected request while another is in progress")), close: true)
+            return
+        }
+        connection.connectionGuard?.headReceived()
+        let accept = head.headers["accept"].contains { $0.contains("json") }
+        request = RequestInfo(head: head, start: .now(), keepAlive: isHTTP2 || head.isKeepAlive, acceptJSON: accept)
+
+        // Framing and smuggling checks, before anything is routed.
+        let target: RequestTarget
+        switch RequestValidation.validate(head, isHTTP2: isHTTP2) {
+        case .failure(let rejection):
+            request?.keepAlive = false
+            state = .local(.failure(GatewayFailure(.badRequest(rejection.reason))))
+            respondNow(close: true)
+            return
+        case .success(let valid):
+            target = valid
+        }
+        if let length = target.contentLength, length > connection.settings.maxRequestBodyBytes {
+            request?.keepAlive = false
+            state = .local(.failure(GatewayFailure(.bodyTooLarge(limit: connection.settings.maxRequestBodyBytes))))
+            respondNow(close: true)
+            return
+        }
+
+        let table = connection.core.currentTable
+        let route = table.router.match(
+            listener: connection.listener, host: target.host, path: target.path,
+            method: head.method.rawValue, headers: { head.headers[$0] }
+        )
+        guard let route else {
+            state = .local(.failure(GatewayFailure(.noRoute)))
+            return
+        }
+        request?.route = route.name
+        if target.expectsContinue {
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+        }
+        // Request phase: the route's pre-upstream filter chain runs here (issue 4).
+        switch route.action {
+        case .respond(let fixed):
+            state = .local(.fixed(fixed))
+        case .plugin(let plugin):
+            state = .local(.plugin(plugin, body: context.channel.allocator.buffer(capacity: 0)))
+        case .proxy(let group):
+            let endpoint = group.pick()
+            request?.target = endpoint.target.description
+            let upstreamHead = ProxyHeaders.upstreamRequest(
+                head, path: String(target.path), clientAddress: connection.clientAddress, scheme: connection.scheme,
+                host: target.host.map(String.init), endpoint: endpoint, viaVersion: isHTTP2 ? "2" : "\(head.version.major).\(head.version.minor)"
+            )
+            let exchange = ProxyExchange(handler: self, endpoint: endpoint, route: route.name, head: upstreamHead)
+            state = .proxying(exchange)
+            exchange.start()
+        }
+    }
+
+    private func receivedBody(_ body: ByteBuffer, context: ChannelHandlerContext) {
+        guard var info = request else { return }
+        info.bodyBytes += Int64(body.readableBytes)
+        request = info
+        if info.bodyBytes > connection.settings.maxRequestBodyBytes {
+            bodyTooLarge()
+            return
+        }
+        switch state {
+        case .local(.plugin(let plugin, var collected)):
+            state = .idle  // avoid a copy while appending
+            var body = body
+            collected.writeBuffer(&body)
+            state = .local(.plugin(plugin, body: collected))
+        case .proxying(let exchange):
+            exchange.forwardBody(body)
+        case .local, .idle, .discarding, .closed:
+            break
+        }
+    }
+
+    private func receivedEnd(_ trailers: HTTPHeaders?, context: ChannelHandlerContext) {
+        request?.ended = true
+        switch state {
+        case .local:
+            respondNow(close: false)
+        case .proxying(let exchange):
+            exchange.forwardEnd(trailers)
+        case .discarding:
+            state = .closed
+            context.close(promise: nil)
+        case .idle, .closed:
+            break
+        }
+    }
+
+    private func bodyTooLarge() {
+        let failure = GatewayFailure(.bodyTooLarge(limit: connection.settings.maxRequestBodyBytes), route: request?.route, target: request?.target)
+        switch state {
+        case .proxying(let exchange):
+            exchange.abort()
+            if exchange.responseStarted {
+                finishAbruptly(error: failure.code)
+                return
+            }
+        default: break
+        }
+        request?.keepAlive = false
+        state = .local(.failure(failure))
+        respondNow(close: true)
+    }
+
+    /// Answers a `.local` state: a failure, a fixed response or a plugin.
+    private func respondNow(close: Bool) {
+        guard case .local(let answer) = state else { return }
+        switch answer {
+        case .failure(let failure):
+            writeFailure(failure, close: close)
+        case .fixed(let fixed):
+            var head = HTTPResponseHead(version: responseVersion, status: fixed.status, headers: fixed.headers)
+            head.headers.replaceOrAdd(name: "content-length", value: String(fixed.body.readableBytes))
+            writeComplete(head: head, body: fixed.body, close: close)
+        case .plugin(let plugin, let body):
+            state = .idle
+            runPlugin(plugin, body: body)
+        }
+    }
+
+    private var responseVersion: HTTPVersion {
+        isHTTP2 ? .http2 : (request?.head.version ?? .http1_1)
+    }
+
+    private func runPlugin(_ route: PluginRoute, body: ByteBuffer) {
+        guard let context else { return }
+        let loop = context.eventLoop
+        let input = Array(body.readableBytesView)
+        let handler = NIOLoopBound(self, eventLoop: loop)
+        let promise = loop.makePromise(of: PluginResult.self)
+        promise.completeWithTask {
+            try await route.plugin.execute(route.export, input: input)
+        }
+        promise.futureResult.whenComplete { result in
+            let this = handler.value
+            switch result {
+            case .success(let output):
+                var head = HTTPResponseHead(version: this.responseVersion, status: .ok, headers: route.headers)
+                guard output.success else {
+                    let why = output.errors.isEmpty ? "the plugin reported an error" : output.errors.joined(separator: "; ")
+                    this.writeFailure(GatewayFailure(.pluginFailed(why), route: this.request?.route), close: false)
+                    return
+                }
+                var buffer = ByteBuffer()
+                buffer.writeBytes(output.output)
+                head.headers.replaceOrAdd(name: "content-length", value: String(buffer.readableBytes))
+                this.writeComplete(head: head, body: buffer, close: false)
+            case .failure(let error):
+                let kind: GatewayFailure.Kind = PluginFailureClassifier.isUnavailable(error)
+                    ? .pluginUnavailable(String(describing: error)) : .pluginFailed(String(describing: error))
+                this.writeFailure(GatewayFailure(kind, route: this.request?.route), close: false)
+            }
+        }
+    }
+
+    // MARK: writing responses
+
+    func writeFailure(_ failure: GatewayFailure, close: Bool) {
+        var failure = failure
+        failure.route = failure.route ?? request?.route
+        failure.target = failure.target ?? request?.target
+        request?.error = failure.code
+        let mustClose = close || !(request?.ended ?? true)
+        let (head, body) = failure.response(acceptJSON: request?.acceptJSON ?? false, version: responseVersion, close: mustClose)
+        if failure.status.code >= 500 {
+            connection.core.logger.warning(
+                "\(failure.message)",
+                metadata: ["route": .string(failure.route ?? "-"), "status": .stringConvertible(failure.status.code)]
+            )
+        }
+        writeComplete(head: head, body: body, close: mustClose)
+    }
+
+    /// Writes a whole response and finishes the request.
+    private func writeComplete(head: HTTPResponseHead, body: ByteBuffer, close: Bool) {
+        guard let context else { return }
+        var head = head
+        let closing = close || !(request?.keepAlive ?? false) || !(request?.ended ?? true)
+        if closing, !isHTTP2 { head.headers.replaceOrAdd(name: "connection", value: "close") }
+        request?.status = head.status.code
+        request?.responseBytes = Int64(body.readableBytes)
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if body.readableBytes > 0, request?.head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
+        finishResponse(context: context, close: closing)
+    }
+
+    /// Ends the response, logs it, and leaves the connection ready for the next request or closing.
+    func finishResponse(context: ChannelHandlerContext, close: Bool) {
+        let ended = request?.ended ?? true
+        logAccess()
+        request = nil
+        // The state changes before `.end` is written: writing it lets the pipelining handler
+        // deliver the next request at once, re-entrantly.
+        if close {
+            state = ended || isHTTP2 ? .closed : .discarding
+        } else {
+            state = .idle
+            connection.connectionGuard?.responseFinished()
+        }
+        setReadsPaused(false)
+        if close {
+            let promise = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
+            promise.futureResult.whenComplete { _ in context.close(promise: nil) }
+        } else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        }
+    }
+
+    /// The response started but cannot finish: cut the connection (HTTP/1) or reset the stream.
+    func finishAbruptly(error: String) {
+        request?.error = error
+        logAccess()
+        request = nil
+        state = .closed
+        context?.close(promise: nil)
+    }
+
+    private func logAccess() {
+        guard let info = request else { return }
+        connection.core.statistics.requestServed()
+        guard let access = connection.core.accessLogger else { return }
+        let now = NIODeadline.now()
+        var metadata: Logger.Metadata = [
+            "method": .string(info.head.method.rawValue),
+            "path": .string(info.head.uri),
+            "status": .stringConvertible(info.status),
+            "route": .string(info.route ?? "-"),
+            "upstream": .string(info.target ?? "-"),
+            "bytes_in": .stringConvertible(info.bodyBytes),
+            "bytes_out": .stringConvertible(info.responseBytes),
+            "duration_ms": .string(milliseconds(now - info.start)),
+            "client": .string(connection.clientAddress),
+            "listener": .string(connection.listener),
+            "protocol": .string(connection.protocolName),
+        ]
+        if let upstreamHead = info.upstreamHeaderTime {
+            metadata["upstream_ms"] = .string(milliseconds(upstreamHead - info.start))
+        }
+        if let error = info.error { metadata["error"] = .string(error) }
+        access.info("\(info.head.method.rawValue) \(info.head.uri) \(info.status)", metadata: metadata)
+    }
+
+    private func milliseconds(_ amount: TimeAmount) -> String {
+        let micros = amount.nanoseconds / 1000
+        return "\(micros / 1000).\(String(format: "%03d", Int(micros % 1000)))"
+    }
+
+    // MARK: exchange callbacks
+
+    func exchangeResponseHead(_ head: HTTPResponseHead) {
+        guard let context else { return }
+        request?.upstreamHeaderTime = .now()
+        request?.status = head.status.code
+        var out = ProxyHeaders.downstreamResponse(head, version: responseVersion)
+        if !(request?.keepAlive ?? true), !isHTTP2 { out.headers.replaceOrAdd(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(out)), promise: nil)
+    }
+
+    func exchangeResponseBody(_ body: ByteBuffer) -> Bool {
+        guard let context else { return true }
+        request?.responseBytes += Int64(body.readableBytes)
+        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        return context.channel.isWritable
+    }
+
+    func exchangeFlush() {
+        context?.flush()
+    }
+
+    func exchangeFinished() {
+        guard let context else { return }
+        finishResponse(context: context, close: !(request?.keepAlive ?? false) || !(request?.ended ?? true))
+    }
+
+    func exchangeFailedBeforeResponse(_ failure: GatewayFailure) {
+        writeFailure(failure, close: false)
+    }
+
+    // MARK: back-pressure
+
+    func setReadsPaused(_ paused: Bool) {
+        readsPaused = paused
+        if !paused, pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsPaused {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if case .proxying(let exchange) = state {
+            exchange.downstreamWritabilityChanged(context.channel.isWritable)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if case .proxying(let exchange) = state { exchange.flushUpstream() }
+        context.fireChannelReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if case .proxying(let exchange) = state {
+            exchange.abort()
+            request?.error = "client_closed"
+            logAccess()
+            request = nil
+        }
+        state = .closed
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parserError = error as? HTTPParserError {
+            let kind: GatewayFailure.Kind = parserError == .headerOverflow ? .headersTooLarge : .badRequest(RequestValidation.describe(parserError))
+            switch state {
+            case .idle, .local:
+                if request == nil {
+                    request = RequestInfo(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "-"), start: .now(), keepAlive: false, acceptJSON: false)
+                }
+                request?.keepAlive = false
+                request?.ended = true
+                state = .local(.failure(GatewayFailure(kind)))
+                respondNow(close: true)
+            case .proxying(let exchange):
+                exchange.abort()
+                if exchange.responseStarted {
+                    finishAbruptly(error: "bad_request")
+                } else {
+                    request?.keepAlive = false
+                    request?.ended = true
+                    writeFailure(GatewayFailure(kind), close: true)
+                }
+            case .discarding, .closed:
+                context.close(promise: nil)
+            }
+            return
+        }
+        if case .proxying(let exchange) = state { exchange.abort() }
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        context.fireUserInboundEventTriggered(event)
+    }
+}
+
+/// Sorts plugin errors into "the plugin is unavailable" (503) and "the plugin failed" (500).
+enum PluginFailureClassifier {
+    static func isUnavailable(_ error: any Error) -> Bool {
+        guard let error = error as? PluginError else { return false }
+        return error.code == .busy || error.code == .limitExceeded || error.code == .unloaded
+    }
+}

@@ -1,0 +1,286 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// The upstream connection pools of one event loop. Every downstream connection on that loop
+/// borrows from them, so a request and its upstream connection never change threads.
+///
+/// Used only on `eventLoop`.
+final class LoopPools: @unchecked Sendable {  // confined to `eventLoop`; checked in debug builds
+    let eventLoop: any EventLoop
+    private var pools: [UpstreamEndpoint.Key: EndpointPool] = [:]
+    let statistics: GatewayStatistics
+
+    init(eventLoop: any EventLoop, statistics: GatewayStatistics) {
+        self.eventLoop = eventLoop
+        self.statistics = statistics
+    }
+
+    func pool(for endpoint: UpstreamEndpoint) -> EndpointPool {
+        eventLoop.assertInEventLoop()
+        if let pool = pools[endpoint.key] { return pool }
+        let pool = EndpointPool(eventLoop: eventLoop, statistics: statistics)
+        pools[endpoint.key] = pool
+        return pool
+    }
+
+    /// Closes every idle connection (shutdown).
+    func closeAll() {
+        eventLoop.assertInEventLoop()
+        for pool in pools.values { pool.closeIdle() }
+        pools.removeAll()
+    }
+}
+
+/// Finds the ``LoopPools`` of an event loop.
+final class PoolRegistry: Sendable {
+    private let pools = NIOLockedValueBox<[ObjectIdentifier: LoopPools]>([:])
+    let statistics: GatewayStatistics
+
+    init(statistics: GatewayStatistics) { self.statistics = statistics }
+
+    func pools(for eventLoop: any EventLoop) -> LoopPools {
+        let id = ObjectIdentifier(eventLoop)
+        return pools.withLockedValue { pools in
+            if let existing = pools[id] { return existing }
+            let created = LoopPools(eventLoop: eventLoop, statistics: statistics)
+            pools[id] = created
+            return created
+        }
+    }
+
+    func closeAll() {
+        for loopPools in pools.withLockedValue({ Array($0.values) }) {
+            loopPools.eventLoop.execute { loopPools.closeAll() }
+        }
+    }
+}
+
+/// Idle keep-alive connections to one target on one event loop, most recently used first.
+final class EndpointPool: @unchecked Sendable {  // confined to `eventLoop`
+    let eventLoop: any EventLoop
+    let statistics: GatewayStatistics
+    private var idle: [UpstreamConnection] = []
+
+    init(eventLoop: any EventLoop, statistics: GatewayStatistics) {
+        self.eventLoop = eventLoop
+        self.statistics = statistics
+    }
+
+    /// An idle connection if one is open, else a new one.
+    func acquire(_ endpoint: UpstreamEndpoint) -> EventLoopFuture<UpstreamConnection> {
+        while let connection = idle.popLast() {
+            connection.idleTimer?.cancel()
+            connection.idleTimer = nil
+            if connection.channel.isActive {
+                connection.reused = true
+                return eventLoop.makeSucceededFuture(connection)
+            }
+        }
+        return connect(endpoint)
+    }
+
+    /// A new connection, bypassing idle ones (a retry after a stale pooled connection).
+    func connect(_ endpoint: UpstreamEndpoint) -> EventLoopFuture<UpstreamConnection> {
+        statistics.connectionOpened()
+        let handler = UpstreamClientHandler()
+        let target = endpoint.target
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(endpoint.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let tls = endpoint.tlsContext {
+                        let sni = target.host.isIPAddress ? nil : target.host
+                        try sync.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: sni))
+                    }
+                    try sync.addHTTPClientHandlers()
+                    try sync.addHandler(handler)
+                }
+            }
+        return bootstrap.connect(host: target.host, port: target.port).map { channel in
+            UpstreamConnection(channel: channel, handler: handler)
+        }
+    }
+
+    /// Returns a connection whose exchange finished cleanly, or closes it when the pool is full.
+    func release(_ connection: UpstreamConnection, endpoint: UpstreamEndpoint) {
+        guard connection.channel.isActive, idle.count < endpoint.maxIdle else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        idle.append(connection)
+        connection.handler.onIdleClose = { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            self.remove(connection)
+        }
+        connection.idleTimer = eventLoop.scheduleTask(in: endpoint.idleTimeout) { [weak self, weak connection] in
+            guard let self, let connection else { return }
+            self.remove(connection)
+            connection.channel.close(promise: nil)
+        }
+    }
+
+    private func remove(_ connection: UpstreamConnection) {
+        connection.idleTimer?.cancel()
+        connection.idleTimer = nil
+        idle.removeAll { $0 === connection }
+    }
+
+    func closeIdle() {
+        for connection in idle {
+            connection.idleTimer?.cancel()
+            connection.channel.close(promise: nil)
+        }
+        idle.removeAll()
+    }
+}
+
+/// One pooled HTTP/1.1 connection to an upstream target.
+final class UpstreamConnection: @unchecked Sendable {  // confined to its channel's event loop
+    let channel: any Channel
+    let handler: UpstreamClientHandler
+    var idleTimer: Scheduled<Void>?
+    /// Whether this connection served an earlier request.
+    var reused = false
+
+    init(channel: any Channel, handler: UpstreamClientHandler) {
+        self.channel = channel
+        self.handler = handler
+    }
+}
+
+/// What the upstream side of an exchange reports to the downstream side.
+protocol UpstreamDelegate: AnyObject {
+    func upstreamResponseHead(_ head: HTTPResponseHead)
+    func upstreamResponseBody(_ body: ByteBuffer)
+    func upstreamResponseEnd(_ trailers: HTTPHeaders?)
+    func upstreamReadComplete()
+    func upstreamWritabilityChanged(_ writable: Bool)
+    func upstreamFailed(_ error: any Error)
+    func upstreamClosed()
+}
+
+/// The handler on an upstream connection: hands response parts to the exchange that owns the
+/// connection, and holds reads while the client cannot take more (back-pressure).
+final class UpstreamClientHandler: ChannelDuplexHandler, @unchecked Sendable {  // confined to its event loop
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    weak var delegate: (any UpstreamDelegate)?
+    /// Called when an idle (pooled) connection closes or gets unexpected data.
+    var onIdleClose: (() -> Void)?
+    private var readsPaused = false
+    private var pendingRead = false
+    private(set) var context: ChannelHandlerContext?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        guard let delegate else {
+            // Data on an idle connection: it cannot be reused.
+            onIdleClose?()
+            onIdleClose = nil
+            context.close(promise: nil)
+            return
+        }
+        switch part {
+        case .head(let head): delegate.upstreamResponseHead(head)
+        case .body(let body): delegate.upstreamResponseBody(body)
+        case .end(let trailers): delegate.upstreamResponseEnd(trailers)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        delegate?.upstreamWritabilityChanged(context.channel.isWritable)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let delegate {
+            delegate.upstreamFailed(error)
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let delegate {
+            delegate.upstreamClosed()
+        } else {
+            onIdleClose?()
+            onIdleClose = nil
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsPaused {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    /// Stops or resumes reading from the upstream.
+    func setReadsPaused(_ paused: Bool) {
+        readsPaused = paused
+        if !paused, pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    /// Attaches an exchange; returns the handler to a clean state.
+    func attach(_ delegate: any UpstreamDelegate) {
+        self.delegate = delegate
+        onIdleClose = nil
+        setReadsPaused(false)
+    }
+
+    func detach() {
+        delegate = nil
+        setReadsPaused(false)
+    }
+}
+
+/// Counters about the gateway's traffic, readable at any time.
+public final class GatewayStatistics: Sendable {
+    private let requestCount = Atomic<Int>(0)
+    private let upstreamCount = Atomic<Int>(0)
+    private let reusedCount = Atomic<Int>(0)
+    private let openedCount = Atomic<Int>(0)
+
+    init() {}
+
+    func connectionOpened() { openedCount.add(1, ordering: .relaxed) }
+    func requestServed() { requestCount.add(1, ordering: .relaxed) }
+    func upstreamRequest(reused: Bool) {
+        upstreamCount.add(1, ordering: .relaxed)
+        if reused { reusedCount.add(1, ordering: .relaxed) }
+    }
+
+    /// Requests answered (by any route or error).
+    public var requests: Int { requestCount.load(ordering: .relaxed) }
+    /// Requests sent to an upstream.
+    public var upstreamRequests: Int { upstreamCount.load(ordering: .relaxed) }
+    /// Upstream requests sent on a pooled (reused) connection.
+    public var reusedUpstreamRequests: Int { reusedCount.load(ordering: .relaxed) }
+    /// Upstream connections opened.
+    public var upstreamConnectionsOpened: Int { openedCount.load(ordering: .relaxed) }
+}
+
+extension String {
+    var isIPAddress: Bool {
+        (try? SocketAddress(ipAddress: self, port: 0)) != nil
+    }
+}
