@@ -1,6 +1,8 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+import NIOSSL
 
 /// One request forwarded to an upstream: the client side is a ``RequestHandler``, the upstream
 /// side a pooled ``UpstreamConnection`` on the same event loop. Bodies stream both ways; each side
@@ -172,6 +174,8 @@ final class ProxyExchange: UpstreamDelegate {
         guard !finished else { return }
         if error is HTTPParserError {
             fail(GatewayFailure(.upstreamProtocol(Self.describe(error))))
+        } else if let tls = error as? NIOSSLError {
+            fail(GatewayFailure(.upstreamConnect("TLS handshake failed: \(tls)")))
         } else {
             lost(Self.describe(error))
         }
