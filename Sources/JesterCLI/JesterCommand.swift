@@ -7,15 +7,18 @@ import Logging
 public struct JesterCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "jester",
-        abstract: "Run sandboxed WebAssembly plugins, and (soon) the gateway built on them.",
+        abstract: "Run the Jester gateway and its sandboxed WebAssembly plugins.",
         discussion: """
             Examples:
+              jester run --config examples/gateway/jester.toml
+              jester config validate --config jester.toml
+              jester reload --config jester.toml
               jester plugin inspect examples/hello/hello.wasm
               jester plugin check examples/hello
               jester plugin call examples/hello handle --input World
             """,
         version: JesterVersion.current,
-        subcommands: [PluginCommand.self]
+        subcommands: [RunCommand.self, ReloadCommand.self, PluginCommand.self]
     )
 
     public init() {}

@@ -9,6 +9,20 @@ enum ProxyHeaders {
         "proxy-authenticate", "proxy-authorization",
     ]
 
+    /// Whether `name` is one of ``hopByHop``, compared without allocating.
+    static func isHopByHop(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 2: return name.equalsIgnoringASCIICase("te")
+        case 7: return name.equalsIgnoringASCIICase("trailer") || name.equalsIgnoringASCIICase("upgrade")
+        case 10: return name.equalsIgnoringASCIICase("connection") || name.equalsIgnoringASCIICase("keep-alive")
+        case 16: return name.equalsIgnoringASCIICase("proxy-connection")
+        case 17: return name.equalsIgnoringASCIICase("transfer-encoding")
+        case 18: return name.equalsIgnoringASCIICase("proxy-authenticate")
+        case 19: return name.equalsIgnoringASCIICase("proxy-authorization")
+        default: return false
+        }
+    }
+
     /// Removes hop-by-hop headers and the headers the `Connection` header names.
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
         var named: [String] = []
@@ -18,7 +32,7 @@ enum ProxyHeaders {
                 if !name.isEmpty { named.append(name) }
             }
         }
-        guard headers.contains(where: { hopByHop.contains($0.name.lowercased()) }) || !named.isEmpty else { return }
+        guard headers.contains(where: { isHopByHop($0.name) }) || !named.isEmpty else { return }
         for name in hopByHop { headers.remove(name: name) }
         for name in named { headers.remove(name: name) }
     }
@@ -53,6 +67,18 @@ enum ProxyHeaders {
         removeHopByHop(&headers)
         headers.add(name: "via", value: "\(head.version.major).\(head.version.minor) jester")
         return HTTPResponseHead(version: version, status: head.status, headers: headers)
+    }
+}
+
+extension StringProtocol {
+    /// ASCII case-insensitive equality with a lower-case `other`, without allocating.
+    func equalsIgnoringASCIICase(_ other: StaticString) -> Bool {
+        let bytes = UnsafeBufferPointer(start: other.utf8Start, count: other.utf8CodeUnitCount)
+        guard utf8.count == bytes.count else { return false }
+        for (a, b) in zip(utf8, bytes) where a != b {
+            guard a >= 0x41, a <= 0x5A, a | 0x20 == b else { return false }
+        }
+        return true
     }
 }
 

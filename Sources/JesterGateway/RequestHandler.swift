@@ -73,8 +73,10 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         var upstreamHeaderTime: NIODeadline?
         var error: String?
         var keepAlive: Bool
-        var acceptJSON: Bool
         var ended = false
+
+        /// Whether error bodies should be JSON: the client's Accept mentions JSON.
+        var acceptJSON: Bool { head.headers["accept"].contains { $0.contains("json") } }
     }
 
     var isHTTP2: Bool { connection.protocolName == "HTTP/2" }
@@ -99,8 +101,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             return
         }
         connection.connectionGuard?.headReceived()
-        let accept = head.headers["accept"].contains { $0.contains("json") }
-        request = RequestInfo(head: head, start: .now(), keepAlive: isHTTP2 || head.isKeepAlive, acceptJSON: accept)
+        request = RequestInfo(head: head, start: .now(), keepAlive: isHTTP2 || head.isKeepAlive)
 
         // Framing and smuggling checks, before anything is routed.
         let target: RequestTarget
@@ -428,7 +429,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             switch state {
             case .idle, .local:
                 if request == nil {
-                    request = RequestInfo(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "-"), start: .now(), keepAlive: false, acceptJSON: false)
+                    request = RequestInfo(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "-"), start: .now(), keepAlive: false)
                 }
                 request?.keepAlive = false
                 request?.ended = true

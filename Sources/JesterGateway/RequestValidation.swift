@@ -30,13 +30,14 @@ enum RequestValidation {
             if value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0 }) {
                 return .failure(Rejection(reason: "header \(name) contains CR, LF or NUL"))
             }
-            switch name.lowercased() {
-            case "host": hosts.append(value)
-            case "content-length": contentLengths.append(value)
-            case "transfer-encoding": transferEncodings.append(value)
-            case "expect":
-                if value.lowercased() == "100-continue" { expectsContinue = true }
-            default: break
+            if name.equalsIgnoringASCIICase("host") {
+                hosts.append(value)
+            } else if name.equalsIgnoringASCIICase("content-length") {
+                contentLengths.append(value)
+            } else if name.equalsIgnoringASCIICase("transfer-encoding") {
+                transferEncodings.append(value)
+            } else if name.equalsIgnoringASCIICase("expect"), value.equalsIgnoringASCIICase("100-continue") {
+                expectsContinue = true
             }
         }
 

@@ -67,8 +67,11 @@ public enum JesterFixtures {
     }
 
     /// Runs a command and returns its exit status, stdout and stderr.
-    public static func run(_ executable: String, _ arguments: [String], stdin: [UInt8] = [], currentDirectory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    public static func run(
+        _ executable: String, _ arguments: [String], stdin: [UInt8] = [], currentDirectory: String? = nil, environment: [String: String] = [:]
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }

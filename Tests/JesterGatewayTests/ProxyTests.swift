@@ -81,6 +81,25 @@ func upstream(_ name: String, _ origins: [TestOrigin], strategy: UpstreamConfig.
         #expect(missing.stdout.contains("404 Not Found: no route matches this request"))
     }
 
+    @Test func severalListenersAndRoutesBoundToOne() async throws {
+        let origin = try await TestOrigin()
+        let routes = [
+            RouteConfig(name: "admin-only", listeners: ["admin"], matchers: MatcherConfig(pathPrefix: "/admin"), action: .respond(StaticResponseConfig(body: "admin"))),
+            RouteConfig(name: "app", action: .upstream("app")),
+        ]
+        let config = GatewayConfig(
+            listeners: [JesterFixtures.listener(name: "public"), JesterFixtures.listener(name: "admin")],
+            routes: routes, upstreams: [upstream("app", [origin])]
+        )
+        let gw = try await JesterFixtures.startGateway(config)
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+        let publicPort = try #require(gw.port(of: "public"))
+        let adminPort = try #require(gw.port(of: "admin"))
+        #expect(publicPort != adminPort)
+        #expect(try JesterFixtures.curl(["http://127.0.0.1:\(adminPort)/admin"]).stdout == "admin")
+        #expect(try JesterFixtures.curl(["http://127.0.0.1:\(publicPort)/admin"]).stdout == "GET /admin 0")
+    }
+
     @Test func roundRobinSpreadsAndConnectionsAreReused() async throws {
         let a = try await TestOrigin(name: "a")
         let b = try await TestOrigin(name: "b")

@@ -1,0 +1,171 @@
+import ArgumentParser
+import Foundation
+import JesterConfig
+import JesterGateway
+import JesterRuntime
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Where the gateway's config comes from; shared by `run` and `reload`.
+struct ConfigSourceOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "The config file.")
+    var config: String = "jester.toml"
+
+    @Option(name: .long, help: "A profile to overlay: --profile prod reads jester.prod.toml next to the config.")
+    var profile: String?
+
+    func load() throws -> GatewayConfig {
+        do {
+            return try ConfigLoader.load(file: config, profile: profile)
+        } catch {
+            Console.error("\(error)")
+            throw ExitCode(1)
+        }
+    }
+}
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the gateway.",
+        discussion: """
+            Serves the listeners and routes of the config until SIGTERM or SIGINT, then drains: stops accepting, lets in-flight requests finish (up to lifecycle.drain_timeout), and exits.
+
+            SIGHUP (or `jester reload`) reloads the config; a broken config is refused and logged, and the running one keeps serving. The access log goes to stdout, everything else to stderr.
+
+            Examples:
+              jester run --config examples/gateway/jester.toml
+              jester run --config /etc/jester/jester.toml --profile prod --log-level info
+              jester run --dry                      # print the resolved plan and exit
+            """
+    )
+
+    @OptionGroup var source: ConfigSourceOptions
+
+    @Flag(name: .long, help: "Print the resolved plan (listeners, routes in match order, upstreams) and exit.")
+    var dry = false
+
+    @Flag(name: .long, help: "Turn the access log off, whatever the config says.")
+    var noAccessLog = false
+
+    @Option(name: .long, help: "Write the process id here, for `jester reload` (default: lifecycle.pid_file).")
+    var pidFile: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .notice
+
+    func run() async throws {
+        var config = try source.load()
+        if dry {
+            Console.out(describePlan(config))
+            return
+        }
+        if noAccessLog { config.accessLog.enabled = false }
+        let logger = makeLogger(label: "jester", level: logLevel, output: .standardError)
+        let accessLogger = makeLogger(label: "jester.access", level: .info, output: .standardOutput)
+        let pluginHost = PluginHost(logger: makeLogger(label: "jester.plugins", level: logLevel, output: .standardError))
+        let gateway = Gateway(config: config, logger: logger, accessLogger: accessLogger, pluginHost: pluginHost)
+        do {
+            try await gateway.start()
+        } catch {
+            Console.error("error: \(error)")
+            await gateway.shutdown(drainTimeout: .zero)
+            throw ExitCode(1)
+        }
+
+        let pidPath = pidFile ?? config.lifecycle.pidFile
+        if let pidPath {
+            do {
+                try "\(getpid())\n".write(toFile: pidPath, atomically: true, encoding: .utf8)
+            } catch {
+                logger.warning("cannot write the pid file", metadata: ["path": .string(pidPath), "error": .string("\(error)")])
+            }
+        }
+        defer { if let pidPath { try? FileManager.default.removeItem(atPath: pidPath) } }
+
+        let reloader = ReloadOnSignal(gateway: gateway, source: source, noAccessLog: noAccessLog, logger: logger)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [
+                    .init(service: gateway),
+                    .init(service: reloader, successTerminationBehavior: .ignore, failureTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        try await group.run()
+    }
+}
+
+/// Reloads the config on SIGHUP. A config that fails to load or build is logged with every
+/// error, and the running one keeps serving.
+struct ReloadOnSignal: Service {
+    let gateway: Gateway
+    let source: ConfigSourceOptions
+    let noAccessLog: Bool
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        for await _ in signals.cancelOnGracefulShutdown() {
+            logger.notice("SIGHUP: reloading the configuration", metadata: ["file": .string(source.config)])
+            do {
+                var config = try ConfigLoader.load(file: source.config, profile: source.profile)
+                if noAccessLog { config.accessLog.enabled = false }
+                try await gateway.reload(config)
+            } catch {
+                logger.error("reload refused; the running configuration keeps serving:\n\(error)")
+            }
+        }
+    }
+}
+
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload",
+        abstract: "Reload a running gateway's config.",
+        discussion: """
+            Validates the config first and reports its errors here; when it is valid, sends SIGHUP to the gateway whose process id is in the pid file (--pid-file, or lifecycle.pid_file in the config). The gateway swaps the config atomically; requests in flight finish on the old routes.
+
+            Examples:
+              jester reload --config /etc/jester/jester.toml
+              jester reload --pid-file /run/jester.pid
+            """
+    )
+
+    @OptionGroup var source: ConfigSourceOptions
+
+    @Option(name: .long, help: "The pid file `jester run` wrote.")
+    var pidFile: String?
+
+    func run() throws {
+        let config = try source.load()
+        guard let path = pidFile ?? config.lifecycle.pidFile else {
+            Console.error("error: no pid file: pass --pid-file, or set lifecycle.pid_file in \(source.config) and start the gateway with it")
+            throw ExitCode(1)
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            Console.error("error: cannot read a process id from \(path); is the gateway running?")
+            throw ExitCode(1)
+        }
+        guard kill(pid, SIGHUP) == 0 else {
+            Console.error("error: cannot signal process \(pid) (from \(path)): \(String(cString: strerror(errno))); is the gateway running?")
+            throw ExitCode(1)
+        }
+        Console.out("sent SIGHUP to \(pid): the gateway reloads \(source.config); its log reports the result")
+    }
+}
+
+enum LogOutput { case standardOutput, standardError }
+
+func makeLogger(label: String, level: Logger.Level, output: LogOutput) -> Logger {
+    var logger = Logger(label: label) { label in
+        var handler = output == .standardOutput ? StreamLogHandler.standardOutput(label: label) : StreamLogHandler.standardError(label: label)
+        handler.logLevel = .trace
+        return handler
+    }
+    logger.logLevel = level
+    return logger
+}
