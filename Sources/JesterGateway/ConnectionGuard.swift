@@ -20,7 +20,9 @@ final class ConnectionGuard: ChannelInboundHandler, @unchecked Sendable {  // co
     private let maxHeaderBytes: Int
     private var state = State.waiting
     private var headBytes = 0
-    private var timer: Scheduled<Void>?
+    /// Whether the connection served a request already (waiting is then keep-alive idleness).
+    private var servedOne = false
+    private var timer: LazyTimer?
     private var context: ChannelHandlerContext?
 
     init(headerReadTimeout: TimeAmount, idleTimeout: TimeAmount, maxHeaderBytes: Int) {
@@ -31,22 +33,23 @@ final class ConnectionGuard: ChannelInboundHandler, @unchecked Sendable {  // co
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if context.channel.isActive { arm(headerReadTimeout, status: .requestTimeout) }
+        timer = LazyTimer(eventLoop: context.eventLoop) { [weak self] in self?.timedOut() }
+        if context.channel.isActive { timer?.arm(in: headerReadTimeout) }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        arm(headerReadTimeout, status: .requestTimeout)
+        timer?.arm(in: headerReadTimeout)
         context.fireChannelActive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        timer?.cancel()
+        timer?.stop()
         self.context = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         state = .closed
-        timer?.cancel()
+        timer?.stop()
         context.fireChannelInactive()
     }
 
@@ -56,7 +59,7 @@ final class ConnectionGuard: ChannelInboundHandler, @unchecked Sendable {  // co
         case .waiting:
             state = .readingHead
             headBytes = count
-            arm(headerReadTimeout, status: .requestTimeout)
+            if servedOne { timer?.arm(in: headerReadTimeout) }  // the first head's clock started at accept
         case .readingHead:
             headBytes += count
         case .busy, .closed:
@@ -72,8 +75,8 @@ final class ConnectionGuard: ChannelInboundHandler, @unchecked Sendable {  // co
     func headReceived() {
         guard state != .closed else { return }
         state = .busy
-        timer?.cancel()
-        timer = nil
+        servedOne = true
+        timer?.disarm()
     }
 
     /// The request handler finished a response and the connection stays open.
@@ -81,35 +84,32 @@ final class ConnectionGuard: ChannelInboundHandler, @unchecked Sendable {  // co
         guard state == .busy else { return }
         state = .waiting
         headBytes = 0
-        arm(idleTimeout, status: nil)
+        timer?.arm(in: idleTimeout)
     }
 
     private enum Refusal { case requestTimeout, requestHeaderFieldsTooLarge }
 
-    private func arm(_ delay: TimeAmount, status: Refusal?) {
-        timer?.cancel()
-        guard let context else { return }
-        timer = context.eventLoop.scheduleTask(in: delay) { [weak self] in
-            guard let self else { return }
-            switch self.state {
-            case .readingHead: self.refuse(status: .requestTimeout)
-            case .waiting:
-                // A new connection that never sent a byte, or an idle keep-alive connection.
-                if status != nil, self.headBytes == 0 {
-                    self.refuse(status: .requestTimeout)
-                } else {
-                    self.state = .closed
-                    self.context?.close(promise: nil)
-                }
-            case .busy, .closed: break
+    private func timedOut() {
+        switch state {
+        case .readingHead:
+            refuse(status: .requestTimeout)
+        case .waiting:
+            if servedOne {
+                // An idle keep-alive connection: close quietly.
+                state = .closed
+                context?.close(promise: nil)
+            } else {
+                refuse(status: .requestTimeout)
             }
+        case .busy, .closed:
+            break
         }
     }
 
     private func refuse(status: Refusal) {
         guard let context, state != .closed else { return }
         state = .closed
-        timer?.cancel()
+        timer?.stop()
         let text: String
         switch status {
         case .requestTimeout:

@@ -123,7 +123,7 @@ struct ConnectionSetup: Sendable {
         var limits = NIOHTTPDecoderLimitConfiguration()
         limits.maxHeaderListSize = settings.maxHeaderBytes
         limits.maxHeaderFieldSize = settings.maxHeaderBytes
-        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
+        try sync.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: true, withEncoderConfiguration: .init(), withDecoderLimitConfiguration: limits)
         let context = makeContext(channel, protocolName: "HTTP/1.1")
         context.connectionGuard = guardHandler
         try sync.addHandler(RequestHandler(connection: context))

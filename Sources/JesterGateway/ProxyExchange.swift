@@ -21,7 +21,6 @@ final class ProxyExchange: UpstreamDelegate {
     private var upstreamKeepAlive = true
     private var finished = false
     private var retried = false
-    private var timer: Scheduled<Void>?
 
     init(handler: RequestHandler, endpoint: UpstreamEndpoint, route: String, head: HTTPRequestHead) {
         self.handler = handler
@@ -33,11 +32,16 @@ final class ProxyExchange: UpstreamDelegate {
     private var pools: LoopPools { handler.connection.pools }
 
     func start() {
-        handler.setReadsPaused(true)
-        acquire(fresh: false)
+        let pool = pools.pool(for: endpoint)
+        if let idle = pool.takeIdle() {
+            attach(idle)
+        } else {
+            acquire(fresh: true)
+        }
     }
 
     private func acquire(fresh: Bool) {
+        handler.setReadsPaused(true)
         let pool = pools.pool(for: endpoint)
         let future = fresh ? pool.connect(endpoint) : pool.acquire(endpoint)
         future.whenComplete { result in
@@ -75,11 +79,17 @@ final class ProxyExchange: UpstreamDelegate {
     }
 
     private func armResponseTimer() {
-        timer?.cancel()
-        timer = pools.eventLoop.scheduleTask(in: endpoint.responseHeaderTimeout) { [weak self] in
-            guard let self, !self.responseStarted, !self.finished else { return }
-            self.fail(GatewayFailure(.upstreamTimeout))
-        }
+        handler.responseTimer?.arm(in: endpoint.responseHeaderTimeout)
+    }
+
+    private func disarmResponseTimer() {
+        handler.responseTimer?.disarm()
+    }
+
+    /// The response head did not arrive within `response_timeout`.
+    func responseTimedOut() {
+        guard !responseStarted, !finished else { return }
+        fail(GatewayFailure(.upstreamTimeout))
     }
 
     // MARK: client side
@@ -118,7 +128,7 @@ final class ProxyExchange: UpstreamDelegate {
     func abort() {
         guard !finished else { return }
         finished = true
-        timer?.cancel()
+        disarmResponseTimer()
         if let connection {
             connection.handler.detach()
             connection.channel.close(promise: nil)
@@ -130,7 +140,7 @@ final class ProxyExchange: UpstreamDelegate {
 
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished else { return }
-        timer?.cancel()
+        disarmResponseTimer()
         responseStarted = true
         upstreamKeepAlive = head.isKeepAlive
         // Response phase: the route's post-upstream filter chain runs here (issue 4).
@@ -152,7 +162,7 @@ final class ProxyExchange: UpstreamDelegate {
     func upstreamResponseEnd(_ trailers: HTTPHeaders?) {
         guard !finished else { return }
         finished = true
-        timer?.cancel()
+        disarmResponseTimer()
         if let connection {
             connection.handler.detach()
             if upstreamKeepAlive, requestEnded {
@@ -193,7 +203,7 @@ final class ProxyExchange: UpstreamDelegate {
             retried = true
             connection.handler.detach()
             self.connection = nil
-            timer?.cancel()
+            disarmResponseTimer()
             acquire(fresh: true)
             return
         }
@@ -202,7 +212,7 @@ final class ProxyExchange: UpstreamDelegate {
 
     private func fail(_ failure: GatewayFailure) {
         finished = true
-        timer?.cancel()
+        disarmResponseTimer()
         if let connection {
             connection.handler.detach()
             connection.channel.close(promise: nil)

@@ -81,16 +81,87 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
 
     var isHTTP2: Bool { connection.protocolName == "HTTP/2" }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    /// The upstream response timeout of the exchange in progress, re-armed per request.
+    private(set) var responseTimer: LazyTimer?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        responseTimer = LazyTimer(eventLoop: context.eventLoop) { [weak self] in
+            guard let self, case .proxying(let exchange) = self.state else { return }
+            exchange.responseTimedOut()
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        responseTimer?.stop()
+        self.context = nil
+    }
 
     // MARK: inbound
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        if pipelined.isEmpty, acceptsPartNow {
+            dispatch(part, context: context)
+        } else {
+            enqueue(part)
+        }
+    }
+
+    private func dispatch(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head): receivedHead(head, context: context)
         case .body(let body): receivedBody(body, context: context)
         case .end(let trailers): receivedEnd(trailers, context: context)
+        }
+    }
+
+    // MARK: pipelining
+    //
+    // HTTP/1 requests sent before the previous response finished wait here, in order. Reads go
+    // on while the queue holds less than one whole request, so an ordinary keep-alive connection
+    // never stops and restarts reading (each stop costs two epoll_ctl calls); a client that
+    // pipelines more is held back until its queue drains.
+
+    /// Parts of requests that arrived while an earlier request was being answered.
+    private var pipelined = CircularBuffer<HTTPServerRequestPart>()
+    private var pipelineHoldsReads = false
+    /// The connection closes after the response in flight (graceful shutdown).
+    private var closeAfterResponse = false
+
+    /// Whether a part belongs to the request being served now (or starts one).
+    private var acceptsPartNow: Bool {
+        if case .idle = state { return true }
+        if let request, !request.ended { return true }
+        return false
+    }
+
+    private func enqueue(_ part: HTTPServerRequestPart) {
+        if case .discarding = state { return }
+        if case .closed = state { return }
+        pipelined.append(part)
+        if case .end = part, !pipelineHoldsReads {
+            pipelineHoldsReads = true
+            updateReads()
+        }
+    }
+
+    /// Serves queued requests until one is in progress again.
+    private var draining = false
+
+    private func drainPipeline() {
+        // Not re-entrant: a queued request answered at once finishes inside this loop, and the
+        // loop, not a nested call, takes the next one (no recursion per pipelined request).
+        guard !draining, let context else { return }
+        draining = true
+        defer { draining = false }
+        while let part = pipelined.first, acceptsPartNow {
+            pipelined.removeFirst()
+            dispatch(part, context: context)
+        }
+        if pipelineHoldsReads, !pipelined.contains(where: { if case .end = $0 { return true } else { return false } }) {
+            pipelineHoldsReads = false
+            updateReads()
         }
     }
 
@@ -278,7 +349,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
     private func writeComplete(head: HTTPResponseHead, body: ByteBuffer, close: Bool) {
         guard let context else { return }
         var head = head
-        let closing = close || !(request?.keepAlive ?? false) || !(request?.ended ?? true)
+        let closing = close || closeAfterResponse || !(request?.keepAlive ?? false) || !(request?.ended ?? true)
         if closing, !isHTTP2 { head.headers.replaceOrAdd(name: "connection", value: "close") }
         request?.status = head.status.code
         request?.responseBytes = Int64(body.readableBytes)
@@ -290,7 +361,8 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
     }
 
     /// Ends the response, logs it, and leaves the connection ready for the next request or closing.
-    func finishResponse(context: ChannelHandlerContext, close: Bool) {
+    func finishResponse(context: ChannelHandlerContext, close requested: Bool) {
+        let close = requested || closeAfterResponse
         let ended = request?.ended ?? true
         logAccess()
         request = nil
@@ -309,6 +381,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             promise.futureResult.whenComplete { _ in context.close(promise: nil) }
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            drainPipeline()
         }
     }
 
@@ -358,7 +431,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         request?.upstreamHeaderTime = .now()
         request?.status = head.status.code
         var out = ProxyHeaders.downstreamResponse(head, version: responseVersion)
-        if !(request?.keepAlive ?? true), !isHTTP2 { out.headers.replaceOrAdd(name: "connection", value: "close") }
+        if !(request?.keepAlive ?? true) || closeAfterResponse, !isHTTP2 { out.headers.replaceOrAdd(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(out)), promise: nil)
     }
 
@@ -386,14 +459,18 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
 
     func setReadsPaused(_ paused: Bool) {
         readsPaused = paused
-        if !paused, pendingRead, let context {
+        updateReads()
+    }
+
+    private func updateReads() {
+        if !readsPaused, !pipelineHoldsReads, pendingRead, let context {
             pendingRead = false
             context.read()
         }
     }
 
     func read(context: ChannelHandlerContext) {
-        if readsPaused {
+        if readsPaused || pipelineHoldsReads {
             pendingRead = true
         } else {
             context.read()
@@ -454,6 +531,17 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, !isHTTP2 {
+            // Graceful shutdown: close now if idle, else after the response in flight.
+            if case .idle = state, pipelined.isEmpty {
+                state = .closed
+                context.close(promise: nil)
+            } else {
+                closeAfterResponse = true
+                pipelined.removeAll()
+            }
+            return
+        }
         context.fireUserInboundEventTriggered(event)
     }
 }

@@ -73,15 +73,20 @@ final class EndpointPool: @unchecked Sendable {  // confined to `eventLoop`
 
     /// An idle connection if one is open, else a new one.
     func acquire(_ endpoint: UpstreamEndpoint) -> EventLoopFuture<UpstreamConnection> {
+        if let connection = takeIdle() { return eventLoop.makeSucceededFuture(connection) }
+        return connect(endpoint)
+    }
+
+    /// The most recently used open idle connection, if any.
+    func takeIdle() -> UpstreamConnection? {
         while let connection = idle.popLast() {
-            connection.idleTimer?.cancel()
-            connection.idleTimer = nil
+            connection.idleTimer.disarm()
             if connection.channel.isActive {
                 connection.reused = true
-                return eventLoop.makeSucceededFuture(connection)
+                return connection
             }
         }
-        return connect(endpoint)
+        return nil
     }
 
     /// A new connection, bypassing idle ones (a retry after a stale pooled connection).
@@ -119,22 +124,22 @@ final class EndpointPool: @unchecked Sendable {  // confined to `eventLoop`
             guard let self, let connection else { return }
             self.remove(connection)
         }
-        connection.idleTimer = eventLoop.scheduleTask(in: endpoint.idleTimeout) { [weak self, weak connection] in
+        connection.onIdleTimeout = { [weak self, weak connection] in
             guard let self, let connection else { return }
             self.remove(connection)
             connection.channel.close(promise: nil)
         }
+        connection.idleTimer.arm(in: endpoint.idleTimeout)
     }
 
     private func remove(_ connection: UpstreamConnection) {
-        connection.idleTimer?.cancel()
-        connection.idleTimer = nil
+        connection.idleTimer.disarm()
         idle.removeAll { $0 === connection }
     }
 
     func closeIdle() {
         for connection in idle {
-            connection.idleTimer?.cancel()
+            connection.idleTimer.stop()
             connection.channel.close(promise: nil)
         }
         idle.removeAll()
@@ -145,13 +150,16 @@ final class EndpointPool: @unchecked Sendable {  // confined to `eventLoop`
 final class UpstreamConnection: @unchecked Sendable {  // confined to its channel's event loop
     let channel: any Channel
     let handler: UpstreamClientHandler
-    var idleTimer: Scheduled<Void>?
+    /// Closes the connection when it sat idle in the pool for the upstream's `idle_timeout`.
+    private(set) lazy var idleTimer = LazyTimer(eventLoop: channel.eventLoop) { [weak self] in self?.onIdleTimeout?() }
+    var onIdleTimeout: (() -> Void)?
     /// Whether this connection served an earlier request.
     var reused = false
 
     init(channel: any Channel, handler: UpstreamClientHandler) {
         self.channel = channel
         self.handler = handler
+        channel.closeFuture.whenComplete { [weak self] _ in self?.idleTimer.stop() }
     }
 }
 

@@ -132,6 +132,23 @@ func upstream(_ name: String, _ origins: [TestOrigin], strategy: UpstreamConfig.
         #expect(first.lowerBound < second.lowerBound && second.lowerBound < third.lowerBound)
     }
 
+    @Test func thousandsOfPipelinedRequestsInOnePacket() async throws {
+        let origin = try await TestOrigin()
+        let routes = [
+            RouteConfig(name: "ping", matchers: MatcherConfig(pathPrefix: "/ping"), action: .respond(StaticResponseConfig(body: "p"))),
+            RouteConfig(name: "app", action: .upstream("app")),
+        ]
+        let (gw, port) = try await gateway(routes: routes, upstreams: [upstream("app", [origin])])
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+        let client = try RawClient(port: port)
+        var batch = ""
+        for i in 0..<3000 { batch += i % 500 == 499 ? "GET /up\(i) HTTP/1.1\r\nHost: a\r\n\r\n" : "GET /ping HTTP/1.1\r\nHost: a\r\n\r\n" }
+        client.send(batch)
+        let text = client.read(until: { $0.contains("GET /up2999 0") }, timeout: 20)
+        #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 3000)
+        #expect(origin.requests.map(\.head.uri) == stride(from: 499, to: 3000, by: 500).map { "/up\($0)" })
+    }
+
     @Test func badGatewayAndGatewayTimeoutNameRouteAndTarget() async throws {
         let origin = try await TestOrigin()
         let dead = UpstreamConfig(name: "dead", targets: [UpstreamTarget(tls: false, host: "127.0.0.1", port: 9)], connectTimeout: .seconds(2))
