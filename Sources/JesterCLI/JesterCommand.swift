@@ -13,9 +13,10 @@ public struct JesterCommand: AsyncParsableCommand {
               jester plugin inspect examples/hello/hello.wasm
               jester plugin check examples/hello
               jester plugin call examples/hello handle --input World
+              jester config validate --config jester.toml
             """,
         version: JesterVersion.current,
-        subcommands: [PluginCommand.self]
+        subcommands: [PluginCommand.self, ConfigCommand.self]
     )
 
     public init() {}
