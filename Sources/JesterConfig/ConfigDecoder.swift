@@ -143,7 +143,7 @@ struct ConfigDecoder {
         switch result {
         case .success(let duration):
             guard allowZero || duration.milliseconds > 0 else {
-                report(node, "must be longer than zero", fix: "Use a duration like \"10s\" or \"250ms\"")
+                report(node, "\(node.literal) must be longer than zero", fix: "Use a duration like \"10s\" or \"250ms\"")
                 return nil
             }
             return duration

@@ -62,6 +62,18 @@ package struct ConfigNode: Sendable {
         return array.allSatisfy { $0.table != nil }
     }
 
+    /// A scalar as TOML writes it, for messages: `"0ms"`, `0`, `true`.
+    package var literal: String {
+        switch value {
+        case .string(let text): return "\"\(text)\""
+        case .integer(let number): return String(number)
+        case .float(let number): return String(number)
+        case .bool(let flag): return flag ? "true" : "false"
+        case .dateTime(let text): return text
+        case .array, .table, .invalid: return kindDescription
+        }
+    }
+
     /// How a type error names what it found: "a string", "an integer", …
     package var kindDescription: String {
         switch value {
