@@ -34,7 +34,13 @@ public struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The config file.", valueName: "path"))
     public var config: String = "jester.toml"
 
-    @Option(name: .long, help: ArgumentHelp("A profile to overlay: with --profile prod, jester.toml is overlaid with jester.prod.toml.", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A profile to overlay: with --profile prod, jester.toml is overlaid with jester.prod.toml.",
+            valueName: "name"
+        )
+    )
     public var profile: String?
 
     public init() {}
@@ -51,7 +57,9 @@ public struct ConfigOptions: ParsableArguments {
     }
 
     /// Loads the config, throwing the ``ConfigError`` with every problem.
-    func loadOrThrow(environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> GatewayConfig {
+    func loadOrThrow(
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(ConfigError) -> GatewayConfig {
         try ConfigLoader.load(file: config, profile: profile, environment: environment)
     }
 
@@ -62,15 +70,17 @@ public struct ConfigOptions: ParsableArguments {
     }
 
     static func json(_ error: ConfigError) -> JSONValue {
-        .array(error.issues.map { issue in
-            .object([
-                ("file", .string(issue.location.file)),
-                ("line", .integer(Int64(issue.location.line))),
-                ("key", .string(issue.key)),
-                ("message", .string(issue.message)),
-                ("fix", issue.fix.map { .string($0) } ?? .null),
-            ])
-        })
+        .array(
+            error.issues.map { issue in
+                .object([
+                    ("file", .string(issue.location.file)),
+                    ("line", .integer(Int64(issue.location.line))),
+                    ("key", .string(issue.key)),
+                    ("message", .string(issue.message)),
+                    ("fix", issue.fix.map { .string($0) } ?? .null),
+                ])
+            }
+        )
     }
 }
 
@@ -103,25 +113,32 @@ struct ConfigValidateCommand: AsyncParsableCommand {
             config = try options.loadOrThrow()
         } catch {
             if json {
-                Console.out(JSONValue.object([("valid", .bool(false)), ("errors", ConfigOptions.json(error))]).serialized(pretty: true))
+                Console.out(
+                    JSONValue.object([("valid", .bool(false)), ("errors", ConfigOptions.json(error))]).serialized(
+                        pretty: true
+                    )
+                )
             } else {
                 ConfigOptions.printErrors(error, file: options.config)
             }
             throw ExitCode.failure
         }
         if json {
-            Console.out(JSONValue.object([
-                ("valid", .bool(true)),
-                ("files", .array(config.files.map { .string($0) })),
-                ("listeners", .array(config.listeners.map { .string($0.name) })),
-                ("routes", .array(config.routes.map { .string($0.name) })),
-                ("upstreams", .array(config.upstreams.map { .string($0.name) })),
-                ("errors", .array([])),
-            ]).serialized(pretty: true))
+            Console.out(
+                JSONValue.object([
+                    ("valid", .bool(true)),
+                    ("files", .array(config.files.map { .string($0) })),
+                    ("listeners", .array(config.listeners.map { .string($0.name) })),
+                    ("routes", .array(config.routes.map { .string($0.name) })),
+                    ("upstreams", .array(config.upstreams.map { .string($0.name) })),
+                    ("errors", .array([])),
+                ]).serialized(pretty: true)
+            )
         } else {
             Console.out(
                 "ok: \(count(config.listeners.count, "listener")), \(count(config.routes.count, "route")), "
-                    + "\(count(config.upstreams.count, "upstream")) (\(config.files.joined(separator: ", ")))")
+                    + "\(count(config.upstreams.count, "upstream")) (\(config.files.joined(separator: ", ")))"
+            )
         }
     }
 }
@@ -158,18 +175,25 @@ struct ConfigLintCommand: AsyncParsableCommand {
         let findings = ConfigLinter.lint(config)
         let warnings = findings.filter { $0.severity == .warning }.count
         if json {
-            Console.out(JSONValue.object([
-                ("files", .array(config.files.map { .string($0) })),
-                ("warnings", .array(findings.map { finding in
-                    .object([
-                        ("id", .string(finding.id)),
-                        ("severity", .string(finding.severity.rawValue)),
-                        ("file", .string(finding.location.file)),
-                        ("line", .integer(Int64(finding.location.line))),
-                        ("message", .string(finding.message)),
-                    ])
-                })),
-            ]).serialized(pretty: true))
+            Console.out(
+                JSONValue.object([
+                    ("files", .array(config.files.map { .string($0) })),
+                    (
+                        "warnings",
+                        .array(
+                            findings.map { finding in
+                                .object([
+                                    ("id", .string(finding.id)),
+                                    ("severity", .string(finding.severity.rawValue)),
+                                    ("file", .string(finding.location.file)),
+                                    ("line", .integer(Int64(finding.location.line))),
+                                    ("message", .string(finding.message)),
+                                ])
+                            }
+                        )
+                    ),
+                ]).serialized(pretty: true)
+            )
         } else {
             for finding in findings { Console.out(finding.description) }
             let infos = findings.count - warnings

@@ -35,7 +35,9 @@ struct ConfigDecoder {
 
     mutating func typeMismatch(_ node: ConfigNode, expected: String) {
         var fix: String?
-        if case .string = node.value, !node.interpolated, expected.hasPrefix("an integer") || expected.hasPrefix("true or false") {
+        if case .string = node.value, !node.interpolated,
+            expected.hasPrefix("an integer") || expected.hasPrefix("true or false")
+        {
             fix = "Write the value without quotes"
         }
         report(node, "expected \(expected), found \(node.kindDescription)", fix: fix)
@@ -56,7 +58,11 @@ struct ConfigDecoder {
     mutating func name(_ node: ConfigNode, expected: String, what: String) -> String? {
         guard let text = string(node, expected: expected) else { return nil }
         guard ValueParsers.isName(text) else {
-            report(node, "\"\(text)\" is not a valid \(what) name", fix: "Use letters, digits, '.', '_' and '-' (at most 128)")
+            report(
+                node,
+                "\"\(text)\" is not a valid \(what) name",
+                fix: "Use letters, digits, '.', '_' and '-' (at most 128)"
+            )
             return nil
         }
         return text
@@ -80,7 +86,11 @@ struct ConfigDecoder {
             return nil
         }
         guard value >= min, value <= max else {
-            report(node, "\(value) is out of range", fix: max == Int64(Int32.max) ? "Use at least \(min)" : "Use \(min) to \(max)")
+            report(
+                node,
+                "\(value) is out of range",
+                fix: max == Int64(Int32.max) ? "Use at least \(min)" : "Use \(min) to \(max)"
+            )
             return nil
         }
         return value
@@ -113,7 +123,12 @@ struct ConfigDecoder {
             switch ValueParsers.size(text) {
             case .success(let parsed): bytes = parsed
             case .failure(let message):
-                report(node, message.message, fix: "Write bytes as an integer, or a number with a unit: B, KB, MB, GB (powers of 1000), KiB, MiB, GiB (powers of 1024), e.g. \"32KiB\"")
+                report(
+                    node,
+                    message.message,
+                    fix:
+                        "Write bytes as an integer, or a number with a unit: B, KB, MB, GB (powers of 1000), KiB, MiB, GiB (powers of 1024), e.g. \"32KiB\""
+                )
                 return nil
             }
         case .invalid:
@@ -123,7 +138,11 @@ struct ConfigDecoder {
             return nil
         }
         guard bytes >= min else {
-            report(node, "\(ConfigSpec.formatSize(bytes)) is too small", fix: "Use at least \(ConfigSpec.formatSize(min))")
+            report(
+                node,
+                "\(ConfigSpec.formatSize(bytes)) is too small",
+                fix: "Use at least \(ConfigSpec.formatSize(min))"
+            )
             return nil
         }
         return bytes
@@ -132,7 +151,8 @@ struct ConfigDecoder {
     mutating func duration(_ node: ConfigNode, allowZero: Bool) -> ConfigDuration? {
         let result: Result<ConfigDuration, ValueProblem>
         switch node.value {
-        case .integer(let seconds): result = seconds < 0 ? .failure("\(seconds) is negative") : ValueParsers.duration(seconds: Double(seconds))
+        case .integer(let seconds):
+            result = seconds < 0 ? .failure("\(seconds) is negative") : ValueParsers.duration(seconds: Double(seconds))
         case .float(let seconds): result = ValueParsers.duration(seconds: seconds)
         case .string(let text): result = ValueParsers.duration(text)
         case .invalid: return nil
@@ -143,12 +163,21 @@ struct ConfigDecoder {
         switch result {
         case .success(let duration):
             guard allowZero || duration.milliseconds > 0 else {
-                report(node, "\(node.literal) must be longer than zero", fix: "Use a duration like \"10s\" or \"250ms\"")
+                report(
+                    node,
+                    "\(node.literal) must be longer than zero",
+                    fix: "Use a duration like \"10s\" or \"250ms\""
+                )
                 return nil
             }
             return duration
         case .failure(let message):
-            report(node, message.message, fix: "Write a number with a unit: ms, s, m or h (\"250ms\", \"10s\", \"5m\", \"1h\", \"1m30s\"), or a number of seconds")
+            report(
+                node,
+                message.message,
+                fix:
+                    "Write a number with a unit: ms, s, m or h (\"250ms\", \"10s\", \"5m\", \"1h\", \"1m30s\"), or a number of seconds"
+            )
             return nil
         }
     }
@@ -165,7 +194,9 @@ struct ConfigDecoder {
 
     /// An array of strings; elements of the wrong kind are reported and left out.
     mutating func strings(_ node: ConfigNode, kind: ValueKind) -> [(String, ConfigNode)]? {
-        guard case .array(let element, let expected) = kind else { preconditionFailure("strings(_:kind:) needs an array kind") }
+        guard case .array(let element, let expected) = kind else {
+            preconditionFailure("strings(_:kind:) needs an array kind")
+        }
         guard let elements = array(node, expected: expected) else { return nil }
         return elements.compactMap { child in string(child, expected: element.expected).map { ($0, child) } }
     }
@@ -186,8 +217,11 @@ struct ConfigDecoder {
         guard FileManager.default.fileExists(atPath: resolved) else {
             let base = (node.location.file as NSString).deletingLastPathComponent
             report(
-                node, "\(what) \(resolved) does not exist",
-                fix: fix ?? "Fix the path; relative paths start at the directory of \(node.location.file) (\(base.isEmpty ? "." : base))")
+                node,
+                "\(what) \(resolved) does not exist",
+                fix: fix
+                    ?? "Fix the path; relative paths start at the directory of \(node.location.file) (\(base.isEmpty ? "." : base))"
+            )
             return nil
         }
         return resolved
@@ -200,7 +234,9 @@ struct ConfigDecoder {
         var config = GatewayConfig()
         if let node = reader["upstreams"] { decodeUpstreams(node) }
         if let node = reader["listeners"] { config.listeners = decodeListeners(node) }
-        if let node = reader["routes"], let elements = array(node, expected: ConfigSpec.root.field("routes")!.kind.expected) {
+        if let node = reader["routes"],
+            let elements = array(node, expected: ConfigSpec.root.field("routes")!.kind.expected)
+        {
             for element in elements {
                 if let route = decodeRoute(element) {
                     config.routes.append(route)
@@ -212,7 +248,9 @@ struct ConfigDecoder {
             if let enabled = table["enabled"].flatMap({ bool($0) }) { config.accessLog.enabled = enabled }
         }
         if let node = reader["lifecycle"], let table = TableReader(node, ConfigSpec.lifecycle, &self) {
-            if let drain = table["drain_timeout"].flatMap({ duration($0, allowZero: true) }) { config.lifecycle.drainTimeout = drain }
+            if let drain = table["drain_timeout"].flatMap({ duration($0, allowZero: true) }) {
+                config.lifecycle.drainTimeout = drain
+            }
             if let node = table["pid_file"], let path = string(node, expected: "a path") {
                 config.lifecycle.pidFile = resolvePath(path, relativeTo: node)
             }
@@ -236,7 +274,10 @@ struct ConfigDecoder {
         }
         var listeners: [ListenerConfig] = []
         for (offset, element) in elements.enumerated() {
-            if let listener = decodeListener(element, defaultName: node.table != nil ? "default" : "listener-\(offset + 1)") {
+            if let listener = decodeListener(
+                element,
+                defaultName: node.table != nil ? "default" : "listener-\(offset + 1)"
+            ) {
                 listeners.append(listener)
                 listenerNodes.append(element)
             }
@@ -249,18 +290,30 @@ struct ConfigDecoder {
         var ok = true
         var name = defaultName
         if let child = reader["name"] {
-            if let text = self.name(child, expected: ConfigSpec.nameExpected, what: "listener") { name = text } else { ok = false }
+            if let text = self.name(child, expected: ConfigSpec.nameExpected, what: "listener") {
+                name = text
+            } else {
+                ok = false
+            }
         }
         var bind: BindAddress?
         if let child = reader["bind"], let text = string(child, expected: reader.field("bind").kind.expected) {
             switch ValueParsers.bind(text) {
             case .success(let address): bind = address
             case .failure(let message):
-                report(child, "invalid bind address: \(message)", fix: "Write \":PORT\" for every address, or HOST:PORT like \"127.0.0.1:8080\" or \"[::1]:8080\"")
+                report(
+                    child,
+                    "invalid bind address: \(message)",
+                    fix: "Write \":PORT\" for every address, or HOST:PORT like \"127.0.0.1:8080\" or \"[::1]:8080\""
+                )
             }
         }
         declaredListeners.insert(name)
-        var listener = ListenerConfig(name: name, bind: bind ?? BindAddress(host: nil, port: 0), location: node.location)
+        var listener = ListenerConfig(
+            name: name,
+            bind: bind ?? BindAddress(host: nil, port: 0),
+            location: node.location
+        )
         if let child = reader["tls"], let tls = TableReader(child, ConfigSpec.tls, &self) {
             let fix = { (key: String) in
                 "Fix the path (relative paths start at the directory of \(child.location.file)); for a local test certificate: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 -subj /CN=localhost -keyout key.pem -out cert.pem"
@@ -297,15 +350,27 @@ struct ConfigDecoder {
         if let child = reader["http"], let http = TableReader(child, ConfigSpec.http, &self) {
             if let value = http["max_header_bytes"].flatMap({ size($0, min: 1024) }) {
                 if value > Int64(Int32.max) {
-                    report(http["max_header_bytes"]!, "\(ConfigSpec.formatSize(value)) is too large", fix: "Use at most 2GiB")
+                    report(
+                        http["max_header_bytes"]!,
+                        "\(ConfigSpec.formatSize(value)) is too large",
+                        fix: "Use at most 2GiB"
+                    )
                 } else {
                     listener.http.maxHeaderBytes = Int(value)
                 }
             }
-            if let value = http["max_request_body"].flatMap({ size($0, min: 0) }) { listener.http.maxRequestBodyBytes = value }
-            if let value = http["header_read_timeout"].flatMap({ duration($0, allowZero: false) }) { listener.http.headerReadTimeout = value }
-            if let value = http["idle_timeout"].flatMap({ duration($0, allowZero: false) }) { listener.http.idleTimeout = value }
-            if let value = http["max_connections"].flatMap({ integer($0, min: 1, max: Int64(Int32.max)) }) { listener.http.maxConnections = Int(value) }
+            if let value = http["max_request_body"].flatMap({ size($0, min: 0) }) {
+                listener.http.maxRequestBodyBytes = value
+            }
+            if let value = http["header_read_timeout"].flatMap({ duration($0, allowZero: false) }) {
+                listener.http.headerReadTimeout = value
+            }
+            if let value = http["idle_timeout"].flatMap({ duration($0, allowZero: false) }) {
+                listener.http.idleTimeout = value
+            }
+            if let value = http["max_connections"].flatMap({ integer($0, min: 1, max: Int64(Int32.max)) }) {
+                listener.http.maxConnections = Int(value)
+            }
             if let value = http["max_concurrent_streams"].flatMap({ integer($0, min: 1, max: Int64(Int32.max)) }) {
                 listener.http.maxConcurrentStreams = Int(value)
             }
@@ -338,7 +403,11 @@ struct ConfigDecoder {
                     upstreamReferences.append((text, child))
                     action = .upstream(text)
                 } else {
-                    report(child, "\"\(text)\" is not a valid upstream name", fix: "Name an [upstreams.NAME] entry, or write the upstream inline as [routes.upstream]")
+                    report(
+                        child,
+                        "\"\(text)\" is not a valid upstream name",
+                        fix: "Name an [upstreams.NAME] entry, or write the upstream inline as [routes.upstream]"
+                    )
                 }
             case .table:
                 if var upstream = decodeUpstream(child, name: name ?? "?"), let name {
@@ -357,7 +426,13 @@ struct ConfigDecoder {
             action = decodeHandler(child).map { .plugin($0) }
         }
         guard let name, let matchers, let action else { return nil }
-        return RouteConfig(name: name, listeners: listeners, matchers: matchers, action: action, location: node.location)
+        return RouteConfig(
+            name: name,
+            listeners: listeners,
+            matchers: matchers,
+            action: action,
+            location: node.location
+        )
     }
 
     mutating func decodeMatchers(_ node: ConfigNode) -> MatcherConfig? {
@@ -375,12 +450,18 @@ struct ConfigDecoder {
                 }
             }
         }
-        if let child = reader["path_prefix"], let text = string(child, expected: reader.field("path_prefix").kind.expected) {
+        if let child = reader["path_prefix"],
+            let text = string(child, expected: reader.field("path_prefix").kind.expected)
+        {
             if !text.hasPrefix("/") {
                 report(child, "\"\(text)\" does not start with \"/\"", fix: "Write a path like \"/\(text)\"")
                 ok = false
             } else if text.contains(where: { $0 == "?" || $0 == "#" || $0.isWhitespace }) {
-                report(child, "\"\(text)\" has a query, fragment or whitespace", fix: "A prefix is a path only, like \"/api\"")
+                report(
+                    child,
+                    "\"\(text)\" has a query, fragment or whitespace",
+                    fix: "A prefix is a path only, like \"/api\""
+                )
                 ok = false
             } else {
                 matchers.pathPrefix = text
@@ -390,7 +471,11 @@ struct ConfigDecoder {
             for (text, element) in entries {
                 let method = text.uppercased()
                 guard ValueParsers.isToken(method) else {
-                    report(element, "\"\(text)\" is not an HTTP method", fix: "Write a method like \"GET\" (letters, digits and !#$%&'*+-.^_`|~)")
+                    report(
+                        element,
+                        "\"\(text)\" is not an HTTP method",
+                        fix: "Write a method like \"GET\" (letters, digits and !#$%&'*+-.^_`|~)"
+                    )
                     ok = false
                     continue
                 }
@@ -409,7 +494,11 @@ struct ConfigDecoder {
         guard let reader = TableReader(node, ConfigSpec.headerMatcher, &self) else { return nil }
         guard let nameNode = reader["name"], let name = string(nameNode, expected: "a header name") else { return nil }
         guard ValueParsers.isToken(name) else {
-            report(nameNode, "\"\(name)\" is not a header name", fix: "Header names are letters, digits and !#$%&'*+-.^_`|~")
+            report(
+                nameNode,
+                "\"\(name)\" is not a header name",
+                fix: "Header names are letters, digits and !#$%&'*+-.^_`|~"
+            )
             return nil
         }
         var condition: HeaderMatcher.Condition?
@@ -422,7 +511,12 @@ struct ConfigDecoder {
                 _ = try NSRegularExpression(pattern: pattern)
                 condition = .regex(pattern)
             } catch {
-                report(child, "the regular expression \"\(pattern)\" does not compile", fix: "Check its syntax (ICU regular expressions, as NSRegularExpression takes them); escape a literal . ( [ or * with \\\\")
+                report(
+                    child,
+                    "the regular expression \"\(pattern)\" does not compile",
+                    fix:
+                        "Check its syntax (ICU regular expressions, as NSRegularExpression takes them); escape a literal . ( [ or * with \\\\"
+                )
             }
         }
         guard let condition else { return nil }
@@ -438,11 +532,21 @@ struct ConfigDecoder {
         }
         if let child = reader["body"], let body = string(child, expected: "a string") { response.body = body }
         if let child = reader["headers"] {
-            if let headers = decodeHeaders(child, kind: reader.field("headers").kind) { response.headers = headers } else { ok = false }
+            if let headers = decodeHeaders(child, kind: reader.field("headers").kind) {
+                response.headers = headers
+            } else {
+                ok = false
+            }
         }
-        if let child = reader["content_type"], let type = string(child, expected: reader.field("content_type").kind.expected) {
+        if let child = reader["content_type"],
+            let type = string(child, expected: reader.field("content_type").kind.expected)
+        {
             if let existing = response.headers.first(where: { $0.name.lowercased() == "content-type" }) {
-                report(child, "content_type and a content-type header (\"\(existing.value)\") are both set", fix: "Keep one of them")
+                report(
+                    child,
+                    "content_type and a content-type header (\"\(existing.value)\") are both set",
+                    fix: "Keep one of them"
+                )
                 ok = false
             } else if !isHeaderValue(type) || type.isEmpty {
                 report(child, "\"\(type)\" is not a valid content type")
@@ -489,7 +593,11 @@ struct ConfigDecoder {
             }
         }
         if let child = reader["headers"] {
-            if let headers = decodeHeaders(child, kind: reader.field("headers").kind) { handler.headers = headers } else { ok = false }
+            if let headers = decodeHeaders(child, kind: reader.field("headers").kind) {
+                handler.headers = headers
+            } else {
+                ok = false
+            }
         }
         return ok ? handler : nil
     }
@@ -500,7 +608,9 @@ struct ConfigDecoder {
         switch node.value {
         case .table(let table):
             for (name, child) in table.entries {
-                if let value = string(child, expected: "a header value") { fields.append((HeaderField(name: name, value: value), child)) }
+                if let value = string(child, expected: "a header value") {
+                    fields.append((HeaderField(name: name, value: value), child))
+                }
             }
         case .array(let elements):
             for element in elements {
@@ -519,7 +629,11 @@ struct ConfigDecoder {
         var ok = true
         for (field, child) in fields {
             if !ValueParsers.isToken(field.name) {
-                report(child, "\"\(field.name)\" is not a header name", fix: "Header names are letters, digits and !#$%&'*+-.^_`|~")
+                report(
+                    child,
+                    "\"\(field.name)\" is not a header name",
+                    fix: "Header names are letters, digits and !#$%&'*+-.^_`|~"
+                )
                 ok = false
             } else if !isHeaderValue(field.value) {
                 report(child, "the value of \(field.name) holds a line break or NUL", fix: "Header values are one line")
@@ -564,7 +678,11 @@ struct ConfigDecoder {
             } else {
                 let options = UpstreamConfig.Strategy.allCases.map(\.rawValue)
                 let suggestion = Suggestions.closest(to: text, in: options).map { "Did you mean \"\($0)\"? " } ?? ""
-                report(child, "unknown strategy \"\(text)\"", fix: suggestion + "Use " + options.map { "\"\($0)\"" }.joined(separator: " or "))
+                report(
+                    child,
+                    "unknown strategy \"\(text)\"",
+                    fix: suggestion + "Use " + options.map { "\"\($0)\"" }.joined(separator: " or ")
+                )
                 ok = false
             }
         }
@@ -573,26 +691,41 @@ struct ConfigDecoder {
                 switch ValueParsers.target(text) {
                 case .success(let target): upstream.targets.append(target)
                 case .failure(let message):
-                    report(element, "invalid target URL: \(message)", fix: "Write a URL like \"http://127.0.0.1:8080\" or \"https://api.internal:8443/v2\"")
+                    report(
+                        element,
+                        "invalid target URL: \(message)",
+                        fix: "Write a URL like \"http://127.0.0.1:8080\" or \"https://api.internal:8443/v2\""
+                    )
                     ok = false
                 }
             }
             if child.array?.isEmpty == true {
                 report(child, "has no target", fix: "List at least one URL, like targets = [\"http://127.0.0.1:8080\"]")
                 ok = false
-            } else if ok, entries.count == child.array?.count, upstream.strategy == .single, upstream.targets.count != 1 {
+            } else if ok, entries.count == child.array?.count, upstream.strategy == .single, upstream.targets.count != 1
+            {
                 report(
-                    child, "strategy \"single\" takes exactly one target, and there are \(upstream.targets.count)",
-                    fix: "Set strategy = \"round_robin\" to spread requests over them, or keep one target")
+                    child,
+                    "strategy \"single\" takes exactly one target, and there are \(upstream.targets.count)",
+                    fix: "Set strategy = \"round_robin\" to spread requests over them, or keep one target"
+                )
                 ok = false
             }
         } else {
             ok = false
         }
-        if let value = reader["connect_timeout"].flatMap({ duration($0, allowZero: false) }) { upstream.connectTimeout = value }
-        if let value = reader["response_timeout"].flatMap({ duration($0, allowZero: false) }) { upstream.responseHeaderTimeout = value }
-        if let value = reader["idle_timeout"].flatMap({ duration($0, allowZero: false) }) { upstream.idleTimeout = value }
-        if let value = reader["max_idle_per_target"].flatMap({ integer($0, min: 0, max: Int64(Int32.max)) }) { upstream.maxIdlePerTarget = Int(value) }
+        if let value = reader["connect_timeout"].flatMap({ duration($0, allowZero: false) }) {
+            upstream.connectTimeout = value
+        }
+        if let value = reader["response_timeout"].flatMap({ duration($0, allowZero: false) }) {
+            upstream.responseHeaderTimeout = value
+        }
+        if let value = reader["idle_timeout"].flatMap({ duration($0, allowZero: false) }) {
+            upstream.idleTimeout = value
+        }
+        if let value = reader["max_idle_per_target"].flatMap({ integer($0, min: 0, max: Int64(Int32.max)) }) {
+            upstream.maxIdlePerTarget = Int(value)
+        }
         if let value = reader["tls_verify"].flatMap({ bool($0) }) { upstream.tlsVerify = value }
         if let child = reader["ca_file"] {
             if let path = existingPath(child, what: "CA file") { upstream.caFile = path } else { ok = false }
@@ -605,15 +738,29 @@ struct ConfigDecoder {
     mutating func checkWhole(_ config: inout GatewayConfig, root: ConfigNode) {
         let main = SourceLocation(file: mainFile, line: 0)
         if config.listeners.isEmpty, root.table?["listeners"] == nil {
-            report(main, ConfigKeyPath.root.appending("listeners"), "no listener is declared", fix: "Add a listener: [listeners] with bind = \":8080\"")
+            report(
+                main,
+                ConfigKeyPath.root.appending("listeners"),
+                "no listener is declared",
+                fix: "Add a listener: [listeners] with bind = \":8080\""
+            )
         }
         if config.routes.isEmpty, root.table?["routes"] == nil {
-            report(main, ConfigKeyPath.root.appending("routes"), "no route is declared", fix: "Add a route: [[routes]] with a name and an upstream, respond or handler")
+            report(
+                main,
+                ConfigKeyPath.root.appending("routes"),
+                "no route is declared",
+                fix: "Add a route: [[routes]] with a name and an upstream, respond or handler"
+            )
         }
         var listenerNames: [String: SourceLocation] = [:]
         for (listener, node) in zip(config.listeners, listenerNodes) {
             if let first = listenerNames[listener.name] {
-                report(node.table?["name"] ?? node, "listener name \"\(listener.name)\" is already used at \(first)", fix: "Give each listener its own name")
+                report(
+                    node.table?["name"] ?? node,
+                    "listener name \"\(listener.name)\" is already used at \(first)",
+                    fix: "Give each listener its own name"
+                )
             } else {
                 listenerNames[listener.name] = listener.location
             }
@@ -621,14 +768,20 @@ struct ConfigDecoder {
         for (offset, (listener, node)) in zip(config.listeners, listenerNodes).enumerated() {
             if let other = config.listeners[..<offset].first(where: { Self.bindsOverlap($0.bind, listener.bind) }) {
                 report(
-                    node.table?["bind"] ?? node, "\"\(listener.bind)\" overlaps the bind \"\(other.bind)\" of listener \"\(other.name)\" (\(other.location))",
-                    fix: "Use another port, or one listener")
+                    node.table?["bind"] ?? node,
+                    "\"\(listener.bind)\" overlaps the bind \"\(other.bind)\" of listener \"\(other.name)\" (\(other.location))",
+                    fix: "Use another port, or one listener"
+                )
             }
         }
         var routeNames: [String: SourceLocation] = [:]
         for (route, node) in zip(config.routes, routeNodes) {
             if let first = routeNames[route.name] {
-                report(node.table?["name"] ?? node, "route name \"\(route.name)\" is already used at \(first)", fix: "Give each route its own name")
+                report(
+                    node.table?["name"] ?? node,
+                    "route name \"\(route.name)\" is already used at \(first)",
+                    fix: "Give each route its own name"
+                )
             } else {
                 routeNames[route.name] = route.location
             }
@@ -636,19 +789,30 @@ struct ConfigDecoder {
         for (name, node) in listenerReferences where !declaredListeners.contains(name) && !declaredListeners.isEmpty {
             let names = config.listeners.map(\.name)
             let suggestion = Suggestions.closest(to: name, in: names).map { "Did you mean \"\($0)\"? " } ?? ""
-            report(node, "no listener is named \"\(name)\"", fix: suggestion + "Listeners: " + names.map { "\"\($0)\"" }.joined(separator: ", "))
+            report(
+                node,
+                "no listener is named \"\(name)\"",
+                fix: suggestion + "Listeners: " + names.map { "\"\($0)\"" }.joined(separator: ", ")
+            )
         }
         let named = declaredUpstreams
         for (upstream, node) in inlineUpstreams {
             if let other = named[upstream.name] {
                 report(
-                    node, "this inline upstream is named after its route, \"\(upstream.name)\", and [upstreams.\(upstream.name)] (\(other.location)) already has that name",
-                    fix: "Rename the route, or use the named upstream with upstream = \"\(upstream.name)\"")
+                    node,
+                    "this inline upstream is named after its route, \"\(upstream.name)\", and [upstreams.\(upstream.name)] (\(other.location)) already has that name",
+                    fix: "Rename the route, or use the named upstream with upstream = \"\(upstream.name)\""
+                )
             }
         }
         for (name, node) in upstreamReferences where named[name] == nil {
-            let suggestion = Suggestions.closest(to: name, in: Array(named.keys)).map { "Did you mean \"\($0)\"? " } ?? ""
-            report(node, "no upstream is named \"\(name)\"", fix: suggestion + "Declare it as [upstreams.\(name)] with targets = [\"http://…\"]")
+            let suggestion =
+                Suggestions.closest(to: name, in: Array(named.keys)).map { "Did you mean \"\($0)\"? " } ?? ""
+            report(
+                node,
+                "no upstream is named \"\(name)\"",
+                fix: suggestion + "Declare it as [upstreams.\(name)] with targets = [\"http://…\"]"
+            )
         }
     }
 
@@ -680,7 +844,11 @@ struct TableReader {
         }
         for (key, child) in table.entries {
             guard let field = spec.field(key) else {
-                decoder.report(child, "unknown key in \(node.path.tableName)", fix: Suggestions.unknownKeyFix(key, in: spec))
+                decoder.report(
+                    child,
+                    "unknown key in \(node.path.tableName)",
+                    fix: Suggestions.unknownKeyFix(key, in: spec)
+                )
                 continue
             }
             if case .unsupported(let message) = field.kind {
@@ -689,15 +857,22 @@ struct TableReader {
         }
         for field in spec.fields where field.requirement != .optional && table[field.key] == nil {
             decoder.report(
-                node.location, node.path.appending(field.key), "missing required key \"\(field.key)\" in \(node.path.tableName)",
-                fix: field.example.map { "Add \($0)" })
+                node.location,
+                node.path.appending(field.key),
+                "missing required key \"\(field.key)\" in \(node.path.tableName)",
+                fix: field.example.map { "Add \($0)" }
+            )
         }
-        let present = spec.exclusive.compactMap { key in table[key].map { (key, $0) } }.sorted { $0.1.order < $1.1.order }
+        let present = spec.exclusive.compactMap { key in table[key].map { (key, $0) } }.sorted {
+            $0.1.order < $1.1.order
+        }
         if present.count > 1 {
             let names = present.map(\.0)
             decoder.report(
-                present[1].1, "only one of \(Self.list(spec.exclusive)) may be set, and \(Self.list(names, conjunction: "and")) are",
-                fix: "Keep one of them")
+                present[1].1,
+                "only one of \(Self.list(spec.exclusive)) may be set, and \(Self.list(names, conjunction: "and")) are",
+                fix: "Keep one of them"
+            )
         } else if present.isEmpty, spec.exactlyOne {
             decoder.report(node, "needs one of \(Self.list(spec.exclusive))", fix: spec.exclusiveFix)
         }
@@ -760,11 +935,15 @@ enum Suggestions {
     /// What to say about an unknown key: the near miss, or the table one level down it belongs in,
     /// and the keys this table takes.
     static func unknownKeyFix(_ key: String, in spec: TableSpec) -> String {
-        let known = spec.fields.filter { if case .unsupported = $0.kind { return false } else { return true } }.map(\.key)
+        let known = spec.fields.filter { if case .unsupported = $0.kind { return false } else { return true } }.map(
+            \.key
+        )
         var parts: [String] = []
         if let near = closest(to: key, in: known) {
             parts.append("Did you mean \"\(near)\"?")
-        } else if let home = spec.fields.first(where: { field in tableSpecs(field.kind).contains { $0.field(key) != nil } }) {
+        } else if let home = spec.fields.first(where: { field in
+            tableSpecs(field.kind).contains { $0.field(key) != nil }
+        }) {
             let child = tableSpecs(home.kind).first { $0.field(key) != nil }!
             parts.append("\(key) belongs in \(child.name)")
         }

@@ -35,9 +35,15 @@ public struct ConfigWarning: Sendable, Hashable, CustomStringConvertible {
 public enum ConfigLinter {
     /// Every lint: its id and what it finds.
     public static let rules: [(id: String, summary: String)] = [
-        ("dead-route", "A route no request reaches: an earlier route matches everything it would (same or more listeners and hosts, a segment prefix of its path, no method or header restriction it lacks)."),
+        (
+            "dead-route",
+            "A route no request reaches: an earlier route matches everything it would (same or more listeners and hosts, a segment prefix of its path, no method or header restriction it lacks)."
+        ),
         ("catch-all-not-last", "A route that matches every request is followed by other routes, which it shadows."),
-        ("shadowed-host", "One of a route's hosts never reaches it: an earlier route (a wildcard, say) takes that host with the same or a shorter prefix."),
+        (
+            "shadowed-host",
+            "One of a route's hosts never reaches it: an earlier route (a wildcard, say) takes that host with the same or a shorter prefix."
+        ),
         ("unused-upstream", "An [upstreams.NAME] entry no route uses."),
         ("listener-without-routes", "A listener that no route serves: every request on it gets 404."),
         ("plaintext-on-443", "A listener without TLS on port 443, where clients speak TLS."),
@@ -47,7 +53,10 @@ public enum ConfigLinter {
         ("duplicate-target", "The same target listed twice in one upstream, which doubles its share."),
         ("response-timeout-below-connect", "An upstream whose response_timeout is shorter than its connect_timeout."),
         ("tls-verify-disabled", "tls_verify = false: https:// targets' certificates are not checked."),
-        ("plaintext-upstream-behind-tls", "(info) A route served on a TLS listener forwards over plain http:// to a host that is not loopback."),
+        (
+            "plaintext-upstream-behind-tls",
+            "(info) A route served on a TLS listener forwards over plain http:// to a host that is not loopback."
+        ),
     ]
 
     /// The warnings for a config, in route, listener and upstream order.
@@ -60,25 +69,40 @@ public enum ConfigLinter {
         for (index, route) in routes.enumerated() {
             let earlier = routes[..<index]
             if let shadow = earlier.first(where: { covers($0, route, listeners: allListeners) }) {
-                warnings.append(ConfigWarning(
-                    id: "dead-route", location: route.location,
-                    message: "route \"\(route.name)\" is never reached: route \"\(shadow.name)\" (\(shadow.location)) comes first and matches every request it would"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "dead-route",
+                        location: route.location,
+                        message:
+                            "route \"\(route.name)\" is never reached: route \"\(shadow.name)\" (\(shadow.location)) comes first and matches every request it would"
+                    )
+                )
             } else if route.matchers.hosts.count > 1, !route.matchers.hosts.contains("*") {
                 for host in route.matchers.hosts {
                     var narrowed = route
                     narrowed.matchers.hosts = [host]
                     if let shadow = earlier.first(where: { covers($0, narrowed, listeners: allListeners) }) {
-                        warnings.append(ConfigWarning(
-                            id: "shadowed-host", location: route.location,
-                            message: "host \"\(host)\" of route \"\(route.name)\" never reaches it: route \"\(shadow.name)\" (\(shadow.location)) takes it first"))
+                        warnings.append(
+                            ConfigWarning(
+                                id: "shadowed-host",
+                                location: route.location,
+                                message:
+                                    "host \"\(host)\" of route \"\(route.name)\" never reaches it: route \"\(shadow.name)\" (\(shadow.location)) takes it first"
+                            )
+                        )
                     }
                 }
             }
             if isCatchAll(route, listeners: allListeners), index < routes.count - 1 {
                 let after = routes.count - 1 - index
-                warnings.append(ConfigWarning(
-                    id: "catch-all-not-last", location: route.location,
-                    message: "route \"\(route.name)\" matches every request, so the \(after) route\(after == 1 ? "" : "s") after it never match; move it last"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "catch-all-not-last",
+                        location: route.location,
+                        message:
+                            "route \"\(route.name)\" matches every request, so the \(after) route\(after == 1 ? "" : "s") after it never match; move it last"
+                    )
+                )
             }
         }
 
@@ -86,24 +110,44 @@ public enum ConfigLinter {
         for listener in config.listeners {
             let served = routes.contains { $0.listeners.isEmpty || $0.listeners.contains(listener.name) }
             if !served {
-                warnings.append(ConfigWarning(
-                    id: "listener-without-routes", location: listener.location,
-                    message: "no route serves listener \"\(listener.name)\" (\(listener.bind)); every request on it gets 404"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "listener-without-routes",
+                        location: listener.location,
+                        message:
+                            "no route serves listener \"\(listener.name)\" (\(listener.bind)); every request on it gets 404"
+                    )
+                )
             }
             if listener.tls == nil, listener.bind.port == 443 {
-                warnings.append(ConfigWarning(
-                    id: "plaintext-on-443", location: listener.location,
-                    message: "listener \"\(listener.name)\" serves plaintext HTTP on port 443, where clients speak TLS; add [listeners.tls] or use another port"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "plaintext-on-443",
+                        location: listener.location,
+                        message:
+                            "listener \"\(listener.name)\" serves plaintext HTTP on port 443, where clients speak TLS; add [listeners.tls] or use another port"
+                    )
+                )
             }
             if listener.tls != nil, listener.bind.port == 80 {
-                warnings.append(ConfigWarning(
-                    id: "tls-on-80", location: listener.location,
-                    message: "listener \"\(listener.name)\" serves TLS on port 80, where clients speak plaintext HTTP; use port 443 or drop tls"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "tls-on-80",
+                        location: listener.location,
+                        message:
+                            "listener \"\(listener.name)\" serves TLS on port 80, where clients speak plaintext HTTP; use port 443 or drop tls"
+                    )
+                )
             }
             if listener.tls != nil, listener.h2c {
-                warnings.append(ConfigWarning(
-                    id: "h2c-on-tls", location: listener.location,
-                    message: "h2c is ignored on TLS listener \"\(listener.name)\": ALPN negotiates HTTP/2 there; remove h2c"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "h2c-on-tls",
+                        location: listener.location,
+                        message:
+                            "h2c is ignored on TLS listener \"\(listener.name)\": ALPN negotiates HTTP/2 there; remove h2c"
+                    )
+                )
             }
         }
 
@@ -114,32 +158,56 @@ public enum ConfigLinter {
         }
         for upstream in config.upstreams {
             if !used.contains(upstream.name) {
-                warnings.append(ConfigWarning(
-                    id: "unused-upstream", location: upstream.location, message: "no route uses upstream \"\(upstream.name)\"; remove it or route to it"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "unused-upstream",
+                        location: upstream.location,
+                        message: "no route uses upstream \"\(upstream.name)\"; remove it or route to it"
+                    )
+                )
             }
             if upstream.strategy == .roundRobin, upstream.targets.count == 1 {
-                warnings.append(ConfigWarning(
-                    id: "round-robin-one-target", location: upstream.location,
-                    message: "upstream \"\(upstream.name)\" is round_robin over one target; add targets or use strategy = \"single\""))
+                warnings.append(
+                    ConfigWarning(
+                        id: "round-robin-one-target",
+                        location: upstream.location,
+                        message:
+                            "upstream \"\(upstream.name)\" is round_robin over one target; add targets or use strategy = \"single\""
+                    )
+                )
             }
             var seen = Set<UpstreamTarget>()
             for target in upstream.targets where !seen.insert(target).inserted {
-                warnings.append(ConfigWarning(
-                    id: "duplicate-target", location: upstream.location,
-                    message: "upstream \"\(upstream.name)\" lists \(target) twice, which gives it twice the share of requests"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "duplicate-target",
+                        location: upstream.location,
+                        message:
+                            "upstream \"\(upstream.name)\" lists \(target) twice, which gives it twice the share of requests"
+                    )
+                )
             }
             if upstream.responseHeaderTimeout < upstream.connectTimeout {
-                warnings.append(ConfigWarning(
-                    id: "response-timeout-below-connect", location: upstream.location,
-                    message: "upstream \"\(upstream.name)\" waits \(upstream.responseHeaderTimeout) for a response but \(upstream.connectTimeout) to connect; response_timeout is usually the longer"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "response-timeout-below-connect",
+                        location: upstream.location,
+                        message:
+                            "upstream \"\(upstream.name)\" waits \(upstream.responseHeaderTimeout) for a response but \(upstream.connectTimeout) to connect; response_timeout is usually the longer"
+                    )
+                )
             }
             if !upstream.tlsVerify {
                 let https = upstream.targets.contains { $0.tls }
-                warnings.append(ConfigWarning(
-                    id: "tls-verify-disabled", location: upstream.location,
-                    message: https
-                        ? "upstream \"\(upstream.name)\" does not verify its https:// targets' certificates (tls_verify = false); prefer ca_file with the issuing CA"
-                        : "tls_verify = false on upstream \"\(upstream.name)\" has no effect: it has no https:// target"))
+                warnings.append(
+                    ConfigWarning(
+                        id: "tls-verify-disabled",
+                        location: upstream.location,
+                        message: https
+                            ? "upstream \"\(upstream.name)\" does not verify its https:// targets' certificates (tls_verify = false); prefer ca_file with the issuing CA"
+                            : "tls_verify = false on upstream \"\(upstream.name)\" has no effect: it has no https:// target"
+                    )
+                )
             }
         }
 
@@ -151,9 +219,15 @@ public enum ConfigLinter {
             guard !servedNames.isDisjoint(with: tlsListeners) else { continue }
             let plaintext = upstream.targets.filter { !$0.tls && !isLoopback($0.host) }
             guard !plaintext.isEmpty else { continue }
-            warnings.append(ConfigWarning(
-                id: "plaintext-upstream-behind-tls", severity: .info, location: route.location,
-                message: "route \"\(route.name)\" takes TLS traffic and forwards it unencrypted to \(plaintext.map(\.description).joined(separator: ", ")); fine on a private network, otherwise use https://"))
+            warnings.append(
+                ConfigWarning(
+                    id: "plaintext-upstream-behind-tls",
+                    severity: .info,
+                    location: route.location,
+                    message:
+                        "route \"\(route.name)\" takes TLS traffic and forwards it unencrypted to \(plaintext.map(\.description).joined(separator: ", ")); fine on a private network, otherwise use https://"
+                )
+            )
         }
         return warnings
     }
@@ -167,7 +241,9 @@ public enum ConfigLinter {
         guard listenersB.isSubset(of: listenersA) else { return false }
         guard hostsCover(a.matchers.hosts, b.matchers.hosts) else { return false }
         if !a.matchers.methods.isEmpty {
-            guard !b.matchers.methods.isEmpty, Set(b.matchers.methods).isSubset(of: Set(a.matchers.methods)) else { return false }
+            guard !b.matchers.methods.isEmpty, Set(b.matchers.methods).isSubset(of: Set(a.matchers.methods)) else {
+                return false
+            }
         }
         guard a.matchers.headers.allSatisfy({ b.matchers.headers.contains($0) }) else { return false }
         return pathCovers(a.matchers.pathPrefix, b.matchers.pathPrefix)
@@ -197,7 +273,8 @@ public enum ConfigLinter {
     static func isCatchAll(_ route: RouteConfig, listeners all: Set<String>) -> Bool {
         let m = route.matchers
         let listeners = route.listeners.isEmpty ? all : Set(route.listeners)
-        return (m.hosts.isEmpty || m.hosts.contains("*")) && m.pathPrefix == "/" && m.methods.isEmpty && m.headers.isEmpty && listeners == all
+        return (m.hosts.isEmpty || m.hosts.contains("*")) && m.pathPrefix == "/" && m.methods.isEmpty
+            && m.headers.isEmpty && listeners == all
     }
 
     static func isLoopback(_ host: String) -> Bool {

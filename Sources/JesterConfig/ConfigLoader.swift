@@ -29,7 +29,9 @@ public enum ConfigLoader {
     ///   - profile: A profile name (letters, digits, `.`, `_`, `-`); its file must exist.
     ///   - environment: The variables `${NAME}` and `${NAME:DEFAULT}` read.
     public static func load(
-        file: String, profile: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+        file: String,
+        profile: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> GatewayConfig {
         var session = LoadSession(environment: environment)
         guard let text = session.read(file, includedFrom: nil) else { throw .unreadable(session.issues) }
@@ -39,7 +41,9 @@ public enum ConfigLoader {
     /// Loads a config from TOML text, as if read from `file` (which names it in error messages and
     /// anchors relative paths and includes).
     public static func load(
-        toml: String, file: String = "jester.toml", profile: String? = nil,
+        toml: String,
+        file: String = "jester.toml",
+        profile: String? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws(ConfigError) -> GatewayConfig {
         var session = LoadSession(environment: environment)
@@ -131,13 +135,22 @@ private struct LoadSession {
         var root = tree(path: main, text: text, chain: [canonical])
         if let profile {
             if !ValueParsers.isName(profile) {
-                issues.append(ConfigError.Issue(
-                    SourceLocation(file: main, line: 0), key: "", "\"\(profile)\" is not a profile name",
-                    fix: "Use letters, digits, '.', '_' and '-'"))
+                issues.append(
+                    ConfigError.Issue(
+                        SourceLocation(file: main, line: 0),
+                        key: "",
+                        "\"\(profile)\" is not a profile name",
+                        fix: "Use letters, digits, '.', '_' and '-'"
+                    )
+                )
                 unreadable = true
             } else {
                 let path = ConfigLoader.profileFile(for: main, profile: profile)
-                if let text = read(path, includedFrom: nil, missingFix: "Create it with the keys that differ in \(profile), or run without --profile") {
+                if let text = read(
+                    path,
+                    includedFrom: nil,
+                    missingFix: "Create it with the keys that differ in \(profile), or run without --profile"
+                ) {
                     let canonicalProfile = ConfigLoader.canonical(path)
                     loaded[canonicalProfile] = SourceLocation(file: path, line: 0)
                     if let overlay = tree(path: path, text: text, chain: [canonicalProfile]), root != nil {
@@ -163,9 +176,15 @@ private struct LoadSession {
         let key = includedFrom?.path.description ?? ""
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            issues.append(ConfigError.Issue(
-                location, key: key, "\(path) does not exist",
-                fix: missingFix ?? "Create it, or point to another config file (jester config validate --config PATH)"))
+            issues.append(
+                ConfigError.Issue(
+                    location,
+                    key: key,
+                    "\(path) does not exist",
+                    fix: missingFix
+                        ?? "Create it, or point to another config file (jester config validate --config PATH)"
+                )
+            )
             return nil
         }
         guard !isDirectory.boolValue else {
@@ -177,7 +196,9 @@ private struct LoadSession {
             return nil
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            issues.append(ConfigError.Issue(location, key: key, "\(path) is not UTF-8 text", fix: "TOML files are UTF-8"))
+            issues.append(
+                ConfigError.Issue(location, key: key, "\(path) is not UTF-8 text", fix: "TOML files are UTF-8")
+            )
             return nil
         }
         return text
@@ -209,38 +230,64 @@ private struct LoadSession {
         case .array(let elements): patterns = elements
         case .invalid: return root
         default:
-            issues.append(ConfigError.Issue(include.location, key: include.path.description, "expected \(expected), found \(include.kindDescription)"))
+            issues.append(
+                ConfigError.Issue(
+                    include.location,
+                    key: include.path.description,
+                    "expected \(expected), found \(include.kindDescription)"
+                )
+            )
             return root
         }
         let directory = (path as NSString).deletingLastPathComponent
         for patternNode in patterns {
             guard case .string(let pattern) = patternNode.value else {
                 if case .invalid = patternNode.value { continue }
-                issues.append(ConfigError.Issue(
-                    patternNode.location, key: patternNode.path.description, "expected \(element.expected), found \(patternNode.kindDescription)"))
+                issues.append(
+                    ConfigError.Issue(
+                        patternNode.location,
+                        key: patternNode.path.description,
+                        "expected \(element.expected), found \(patternNode.kindDescription)"
+                    )
+                )
                 continue
             }
             let resolved = ConfigLoader.join(directory, pattern)
             let matches = ConfigLoader.glob(resolved)
             guard !matches.isEmpty else {
-                issues.append(ConfigError.Issue(
-                    patternNode.location, key: patternNode.path.description, "\"\(pattern)\" matches no file (looked for \(resolved))",
-                    fix: "Include globs are relative to the directory of \(path); fix the pattern or remove it"))
+                issues.append(
+                    ConfigError.Issue(
+                        patternNode.location,
+                        key: patternNode.path.description,
+                        "\"\(pattern)\" matches no file (looked for \(resolved))",
+                        fix: "Include globs are relative to the directory of \(path); fix the pattern or remove it"
+                    )
+                )
                 continue
             }
             for match in matches {
                 let canonical = ConfigLoader.canonical(match)
                 if let start = chain.firstIndex(of: canonical) {
                     let cycle = (chain[start...].map { displayName(of: $0) } + [match]).joined(separator: " → ")
-                    issues.append(ConfigError.Issue(
-                        patternNode.location, key: patternNode.path.description, "include cycle: \(cycle)",
-                        fix: "Remove the include that leads back to a file already being included"))
+                    issues.append(
+                        ConfigError.Issue(
+                            patternNode.location,
+                            key: patternNode.path.description,
+                            "include cycle: \(cycle)",
+                            fix: "Remove the include that leads back to a file already being included"
+                        )
+                    )
                     continue
                 }
                 if let first = loaded[canonical] {
-                    issues.append(ConfigError.Issue(
-                        patternNode.location, key: patternNode.path.description, "\(match) is already included (\(first))",
-                        fix: "Include each file once"))
+                    issues.append(
+                        ConfigError.Issue(
+                            patternNode.location,
+                            key: patternNode.path.description,
+                            "\(match) is already included (\(first))",
+                            fix: "Include each file once"
+                        )
+                    )
                     continue
                 }
                 loaded[canonical] = patternNode.location
@@ -268,7 +315,9 @@ private struct LoadSession {
             let fileA = rank[a.element.location.file] ?? Int.max
             let fileB = rank[b.element.location.file] ?? Int.max
             if fileA != fileB { return fileA < fileB }
-            if a.element.location.line != b.element.location.line { return a.element.location.line < b.element.location.line }
+            if a.element.location.line != b.element.location.line {
+                return a.element.location.line < b.element.location.line
+            }
             return a.offset < b.offset
         }.map(\.element)
     }
@@ -279,20 +328,33 @@ package enum Merging {
     /// Turns the one-listener `[listeners]` table into a one-element array so that files using
     /// either form combine; its `name` defaults to `"default"`.
     package static func normalizeListeners(_ root: inout ConfigNode) {
-        guard var table = root.table, let listeners = table["listeners"], var shorthand = listeners.table else { return }
+        guard var table = root.table, let listeners = table["listeners"], var shorthand = listeners.table else {
+            return
+        }
         if shorthand["name"] == nil {
-            shorthand["name"] = ConfigNode(.string("default"), location: listeners.location, path: listeners.path.appending("name"), order: listeners.order)
+            shorthand["name"] = ConfigNode(
+                .string("default"),
+                location: listeners.location,
+                path: listeners.path.appending("name"),
+                order: listeners.order
+            )
         }
         var element = listeners
         element.value = .table(shorthand)
-        table["listeners"] = ConfigNode(.array([element]), location: listeners.location, path: listeners.path, order: listeners.order)
+        table["listeners"] = ConfigNode(
+            .array([element]),
+            location: listeners.location,
+            path: listeners.path,
+            order: listeners.order
+        )
         root.value = .table(table)
     }
 
     /// Merges an included file's tree into the including one: tables merge recursively, arrays of
     /// tables append, and a value set in both files is an error naming both places. Two entries
     /// with one name in a named map (`[upstreams.X]`) are an error too.
-    package static func include(_ incoming: ConfigNode, into base: inout ConfigNode, issues: inout [ConfigError.Issue]) {
+    package static func include(_ incoming: ConfigNode, into base: inout ConfigNode, issues: inout [ConfigError.Issue])
+    {
         guard var baseTable = base.table, let incomingTable = incoming.table else { return }
         let isMap: Bool
         if case .map = ConfigSpec.kind(at: base.path) { isMap = true } else { isMap = false }
@@ -302,9 +364,14 @@ package enum Merging {
                 continue
             }
             if isMap {
-                issues.append(ConfigError.Issue(
-                    node.location, key: node.path.description, "\"\(key)\" is defined twice: at \(existing.location) and here",
-                    fix: "Define it in one file only"))
+                issues.append(
+                    ConfigError.Issue(
+                        node.location,
+                        key: node.path.description,
+                        "\"\(key)\" is defined twice: at \(existing.location) and here",
+                        fix: "Define it in one file only"
+                    )
+                )
             } else if existing.table != nil, node.table != nil {
                 include(node, into: &existing, issues: &issues)
                 baseTable[key] = existing
@@ -312,9 +379,14 @@ package enum Merging {
                 existing.value = .array(existing.array! + node.array!)
                 baseTable[key] = existing
             } else {
-                issues.append(ConfigError.Issue(
-                    node.location, key: node.path.description, "\(key) is set in two files: at \(existing.location) and here",
-                    fix: "Set it in one file only; to change a value for one environment, use a profile (--profile)"))
+                issues.append(
+                    ConfigError.Issue(
+                        node.location,
+                        key: node.path.description,
+                        "\(key) is set in two files: at \(existing.location) and here",
+                        fix: "Set it in one file only; to change a value for one environment, use a profile (--profile)"
+                    )
+                )
             }
         }
         base.value = .table(baseTable)

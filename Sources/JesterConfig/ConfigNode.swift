@@ -32,7 +32,13 @@ package struct ConfigNode: Sendable {
     /// The room each file gets in ``order``.
     package static let ordersPerFile = 1 << 32
 
-    package init(_ value: Value, location: SourceLocation, path: ConfigKeyPath, interpolated: Bool = false, order: Int = 0) {
+    package init(
+        _ value: Value,
+        location: SourceLocation,
+        path: ConfigKeyPath,
+        interpolated: Bool = false,
+        order: Int = 0
+    ) {
         self.value = value
         self.location = location
         self.path = path
@@ -124,12 +130,22 @@ extension ConfigNode {
         do {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            return .failure(.unreadable([ConfigError.Issue(
-                SourceLocation(file: file, line: error.source.begin.line), key: "",
-                "not valid TOML: \(error.description) (column \(error.source.begin.column))",
-                fix: "See https://toml.io for the syntax")]))
+            return .failure(
+                .unreadable([
+                    ConfigError.Issue(
+                        SourceLocation(file: file, line: error.source.begin.line),
+                        key: "",
+                        "not valid TOML: \(error.description) (column \(error.source.begin.column))",
+                        fix: "See https://toml.io for the syntax"
+                    )
+                ])
+            )
         } catch {
-            return .failure(.unreadable([ConfigError.Issue(SourceLocation(file: file, line: 0), key: "", "not valid TOML: \(error)")]))
+            return .failure(
+                .unreadable([
+                    ConfigError.Issue(SourceLocation(file: file, line: 0), key: "", "not valid TOML: \(error)")
+                ])
+            )
         }
         let locator = SourceLocator(text: text)
         var converter = TOMLConverter(file: file, locator: locator, orderOffset: orderOffset)

@@ -23,17 +23,33 @@ public enum ConfigSchema {
     static func document() -> JSONNode {
         var root = schema(for: .table(ConfigSpec.root))
         guard case .object(var members) = root else { return root }
-        members.insert(contentsOf: [
-            ("$schema", .string("https://json-schema.org/draft/2020-12/schema")),
-            ("title", .string("Jester gateway config")),
-        ], at: 0)
-        members.append(("$defs", .object([
-            ("interpolated", .object([
-                ("description", .string("A string with ${NAME} or ${NAME:DEFAULT}, replaced from the environment when the config loads.")),
-                ("type", .string("string")),
-                ("pattern", .string(interpolationPattern)),
-            ])),
-        ])))
+        members.insert(
+            contentsOf: [
+                ("$schema", .string("https://json-schema.org/draft/2020-12/schema")),
+                ("title", .string("Jester gateway config")),
+            ],
+            at: 0
+        )
+        members.append(
+            (
+                "$defs",
+                .object([
+                    (
+                        "interpolated",
+                        .object([
+                            (
+                                "description",
+                                .string(
+                                    "A string with ${NAME} or ${NAME:DEFAULT}, replaced from the environment when the config loads."
+                                )
+                            ),
+                            ("type", .string("string")),
+                            ("pattern", .string(interpolationPattern)),
+                        ])
+                    )
+                ])
+            )
+        )
         root = .object(members)
         return root
     }
@@ -48,25 +64,37 @@ public enum ConfigSchema {
             return .object([("anyOf", .array([.object([("enum", .array(values.map { .string($0) }))]), interpolated]))])
         case .integer(let min, let max):
             return .object([
-                ("anyOf", .array([.object([("type", .string("integer")), ("minimum", .integer(min)), ("maximum", .integer(max))]), interpolated]))
+                (
+                    "anyOf",
+                    .array([
+                        .object([("type", .string("integer")), ("minimum", .integer(min)), ("maximum", .integer(max))]),
+                        interpolated,
+                    ])
+                )
             ])
         case .bool:
             return .object([("anyOf", .array([.object([("type", .string("boolean"))]), interpolated]))])
         case .size(let min):
             return .object([
-                ("anyOf", .array([
-                    .object([("type", .string("integer")), ("minimum", .integer(min))]),
-                    .object([("type", .string("string")), ("pattern", .string(sizePattern))]),
-                    interpolated,
-                ]))
+                (
+                    "anyOf",
+                    .array([
+                        .object([("type", .string("integer")), ("minimum", .integer(min))]),
+                        .object([("type", .string("string")), ("pattern", .string(sizePattern))]),
+                        interpolated,
+                    ])
+                )
             ])
         case .duration:
             return .object([
-                ("anyOf", .array([
-                    .object([("type", .string("number")), ("minimum", .integer(0))]),
-                    .object([("type", .string("string")), ("pattern", .string(durationPattern))]),
-                    interpolated,
-                ]))
+                (
+                    "anyOf",
+                    .array([
+                        .object([("type", .string("number")), ("minimum", .integer(0))]),
+                        .object([("type", .string("string")), ("pattern", .string(durationPattern))]),
+                        interpolated,
+                    ])
+                )
             ])
         case .array(let element, _):
             return .object([("type", .string("array")), ("items", schema(for: element))])
@@ -134,14 +162,17 @@ package indirect enum JSONNode: Sendable {
         switch self {
         case .object(let members):
             if members.isEmpty { return "{}" }
-            let body = members.map { "\(inner)\(Self.quote($0.0)): \($0.1.serialized(indent: indent + 1))" }.joined(separator: ",\n")
+            let body = members.map { "\(inner)\(Self.quote($0.0)): \($0.1.serialized(indent: indent + 1))" }.joined(
+                separator: ",\n"
+            )
             return "{\n\(body)\n\(pad)}"
         case .array(let elements):
             if elements.isEmpty { return "[]" }
             if elements.allSatisfy({ $0.isScalar }) {
                 return "[" + elements.map { $0.serialized(indent: 0) }.joined(separator: ", ") + "]"
             }
-            return "[\n" + elements.map { inner + $0.serialized(indent: indent + 1) }.joined(separator: ",\n") + "\n\(pad)]"
+            return "[\n" + elements.map { inner + $0.serialized(indent: indent + 1) }.joined(separator: ",\n")
+                + "\n\(pad)]"
         case .string(let text): return Self.quote(text)
         case .integer(let number): return String(number)
         case .bool(let flag): return flag ? "true" : "false"
@@ -168,7 +199,9 @@ package indirect enum JSONNode: Sendable {
             case "\t": out += "\\t"
             default:
                 if scalar.value < 0x20 {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+                    out +=
+                        "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                        + String(scalar.value, radix: 16)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }

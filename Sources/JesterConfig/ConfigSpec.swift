@@ -22,7 +22,11 @@ package struct FieldSpec: Sendable {
     package var example: String?
 
     package init(
-        _ key: String, _ kind: ValueKind, _ summary: String, requirement: Requirement = .optional, defaultJSON: String? = nil,
+        _ key: String,
+        _ kind: ValueKind,
+        _ summary: String,
+        requirement: Requirement = .optional,
+        defaultJSON: String? = nil,
         example: String? = nil
     ) {
         self.key = key
@@ -87,7 +91,12 @@ package struct TableSpec: Sendable {
     package var exclusiveFix: String?
 
     package init(
-        _ name: String, _ summary: String, fields: [FieldSpec], exclusive: [String] = [], exactlyOne: Bool = false, exclusiveFix: String? = nil
+        _ name: String,
+        _ summary: String,
+        fields: [FieldSpec],
+        exclusive: [String] = [],
+        exactlyOne: Bool = false,
+        exclusiveFix: String? = nil
     ) {
         self.name = name
         self.summary = summary
@@ -107,212 +116,417 @@ package enum ConfigSpec {
     static let nameExpected = "a name like \"api\" (letters, digits, '.', '_' and '-')"
 
     package static let tls = TableSpec(
-        "[listeners.tls]", "Terminate TLS with a certificate chain and private key, both PEM files.",
+        "[listeners.tls]",
+        "Terminate TLS with a certificate chain and private key, both PEM files.",
         fields: [
             FieldSpec(
-                "cert", .string(expected: "a path like \"certs/fullchain.pem\""),
-                "The certificate chain (PEM), relative to the file that declares it. The file must exist.", requirement: .required,
-                example: "cert = \"certs/fullchain.pem\""),
+                "cert",
+                .string(expected: "a path like \"certs/fullchain.pem\""),
+                "The certificate chain (PEM), relative to the file that declares it. The file must exist.",
+                requirement: .required,
+                example: "cert = \"certs/fullchain.pem\""
+            ),
             FieldSpec(
-                "key", .string(expected: "a path like \"certs/privkey.pem\""),
-                "The private key (PEM), relative to the file that declares it. The file must exist.", requirement: .required,
-                example: "key = \"certs/privkey.pem\""),
-        ])
+                "key",
+                .string(expected: "a path like \"certs/privkey.pem\""),
+                "The private key (PEM), relative to the file that declares it. The file must exist.",
+                requirement: .required,
+                example: "key = \"certs/privkey.pem\""
+            ),
+        ]
+    )
 
     package static let http = TableSpec(
-        "[listeners.http]", "Limits and timeouts for connections and requests on this listener.",
+        "[listeners.http]",
+        "Limits and timeouts for connections and requests on this listener.",
         fields: [
             FieldSpec(
-                "max_header_bytes", .size(min: 1024),
+                "max_header_bytes",
+                .size(min: 1024),
                 "The request line plus all headers, in bytes or with a unit (\"32KiB\"). Over it: 431.",
-                defaultJSON: json(size: Int64(HTTPSettings().maxHeaderBytes))),
+                defaultJSON: json(size: Int64(HTTPSettings().maxHeaderBytes))
+            ),
             FieldSpec(
-                "max_request_body", .size(min: 0),
+                "max_request_body",
+                .size(min: 0),
                 "The request body, in bytes or with a unit (\"16MiB\", \"10MB\" is 10^6), checked as it streams. Over it: 413.",
-                defaultJSON: json(size: HTTPSettings().maxRequestBodyBytes)),
+                defaultJSON: json(size: HTTPSettings().maxRequestBodyBytes)
+            ),
             FieldSpec(
-                "header_read_timeout", .duration(allowZero: false), "Time to receive a request's complete head. Over it: 408.",
-                defaultJSON: json(HTTPSettings().headerReadTimeout)),
+                "header_read_timeout",
+                .duration(allowZero: false),
+                "Time to receive a request's complete head. Over it: 408.",
+                defaultJSON: json(HTTPSettings().headerReadTimeout)
+            ),
             FieldSpec(
-                "idle_timeout", .duration(allowZero: false), "How long an idle keep-alive connection stays open.",
-                defaultJSON: json(HTTPSettings().idleTimeout)),
+                "idle_timeout",
+                .duration(allowZero: false),
+                "How long an idle keep-alive connection stays open.",
+                defaultJSON: json(HTTPSettings().idleTimeout)
+            ),
             FieldSpec(
-                "max_connections", .integer(min: 1, max: Int64(Int32.max)), "Open connections on this listener; more are closed at accept.",
-                defaultJSON: "\(HTTPSettings().maxConnections)"),
+                "max_connections",
+                .integer(min: 1, max: Int64(Int32.max)),
+                "Open connections on this listener; more are closed at accept.",
+                defaultJSON: "\(HTTPSettings().maxConnections)"
+            ),
             FieldSpec(
-                "max_concurrent_streams", .integer(min: 1, max: Int64(Int32.max)), "Concurrent HTTP/2 streams per connection.",
-                defaultJSON: "\(HTTPSettings().maxConcurrentStreams)"),
-        ])
+                "max_concurrent_streams",
+                .integer(min: 1, max: Int64(Int32.max)),
+                "Concurrent HTTP/2 streams per connection.",
+                defaultJSON: "\(HTTPSettings().maxConcurrentStreams)"
+            ),
+        ]
+    )
 
     package static let listener = TableSpec(
-        "[[listeners]]", "A listening socket and the protocols it speaks.",
+        "[[listeners]]",
+        "A listening socket and the protocols it speaks.",
         fields: [
             FieldSpec(
-                "name", .string(expected: nameExpected),
+                "name",
+                .string(expected: nameExpected),
                 "The listener's name, which routes' `listeners` refer to. Default \"default\" for the one-listener [listeners] table, \"listener-N\" (1-based) in [[listeners]].",
-                example: "name = \"edge\""),
+                example: "name = \"edge\""
+            ),
             FieldSpec(
-                "bind", .string(expected: "a bind address like \":443\", \"127.0.0.1:8080\" or \"[::1]:8080\""),
+                "bind",
+                .string(expected: "a bind address like \":443\", \"127.0.0.1:8080\" or \"[::1]:8080\""),
                 "Where to listen: \":443\" (every address), \"127.0.0.1:8080\", \"[::1]:8080\", \"localhost:8080\". Port 1-65535.",
-                requirement: .required, example: "bind = \":8080\""),
+                requirement: .required,
+                example: "bind = \":8080\""
+            ),
             FieldSpec("tls", .table(tls), "TLS termination; plaintext when absent."),
             FieldSpec(
-                "alpn", .array(.enumeration(["h2", "http/1.1"]), expected: "an array of ALPN protocols like [\"h2\", \"http/1.1\"]"),
-                "ALPN protocols offered on TLS, in preference order.", defaultJSON: "[\"h2\", \"http/1.1\"]"),
-            FieldSpec("h2c", .bool, "Whether a plaintext listener accepts HTTP/2 with prior knowledge (h2c).", defaultJSON: "false"),
+                "alpn",
+                .array(
+                    .enumeration(["h2", "http/1.1"]),
+                    expected: "an array of ALPN protocols like [\"h2\", \"http/1.1\"]"
+                ),
+                "ALPN protocols offered on TLS, in preference order.",
+                defaultJSON: "[\"h2\", \"http/1.1\"]"
+            ),
+            FieldSpec(
+                "h2c",
+                .bool,
+                "Whether a plaintext listener accepts HTTP/2 with prior knowledge (h2c).",
+                defaultJSON: "false"
+            ),
             FieldSpec("http", .table(http), "Limits and timeouts."),
-        ])
+        ]
+    )
 
     package static let headerMatcher = TableSpec(
         "[[routes.matchers.headers]]",
         "A header condition: exactly one of `value`, `present` or `regex`.",
         fields: [
             FieldSpec(
-                "name", .string(expected: "a header name like \"x-env\""), "The header name (case-insensitive).", requirement: .always,
-                example: "name = \"x-env\""),
+                "name",
+                .string(expected: "a header name like \"x-env\""),
+                "The header name (case-insensitive).",
+                requirement: .always,
+                example: "name = \"x-env\""
+            ),
             FieldSpec("value", .string(expected: "a string"), "Matches when some value of the header is exactly this."),
             FieldSpec("present", .bool, "Matches when the header is present (true) or absent (false)."),
-            FieldSpec("regex", .string(expected: "a regular expression"), "Matches when some value of the header matches this regular expression (searched, not anchored)."),
+            FieldSpec(
+                "regex",
+                .string(expected: "a regular expression"),
+                "Matches when some value of the header matches this regular expression (searched, not anchored)."
+            ),
         ],
-        exclusive: ["value", "present", "regex"], exactlyOne: true,
-        exclusiveFix: "Add value = \"…\", present = true or regex = \"…\"")
+        exclusive: ["value", "present", "regex"],
+        exactlyOne: true,
+        exclusiveFix: "Add value = \"…\", present = true or regex = \"…\""
+    )
 
     package static let matchers = TableSpec(
-        "[routes.matchers]", "What requests the route takes; every matcher present must accept the request.",
+        "[routes.matchers]",
+        "What requests the route takes; every matcher present must accept the request.",
         fields: [
             FieldSpec(
-                "hosts", .array(.string(expected: "a host name like \"example.com\" or \"*.example.com\""), expected: "an array of host names like [\"example.com\", \"*.example.com\"]"),
-                "Host names: \"example.com\" (exact, case-insensitive, port ignored), \"*.example.com\" (any name ending in .example.com), \"*\" (any). Empty or absent: any host."),
+                "hosts",
+                .array(
+                    .string(expected: "a host name like \"example.com\" or \"*.example.com\""),
+                    expected: "an array of host names like [\"example.com\", \"*.example.com\"]"
+                ),
+                "Host names: \"example.com\" (exact, case-insensitive, port ignored), \"*.example.com\" (any name ending in .example.com), \"*\" (any). Empty or absent: any host."
+            ),
             FieldSpec(
-                "path_prefix", .string(expected: "a path like \"/api\""),
+                "path_prefix",
+                .string(expected: "a path like \"/api\""),
                 "A path prefix starting with \"/\", matched on whole segments: \"/api\" matches /api and /api/x, not /apix.",
-                defaultJSON: "\"/\""),
+                defaultJSON: "\"/\""
+            ),
             FieldSpec(
-                "methods", .array(.string(expected: "a method like \"GET\""), expected: "an array of methods like [\"GET\", \"POST\"]"),
-                "HTTP methods (upper-cased). Empty or absent: any method."),
+                "methods",
+                .array(
+                    .string(expected: "a method like \"GET\""),
+                    expected: "an array of methods like [\"GET\", \"POST\"]"
+                ),
+                "HTTP methods (upper-cased). Empty or absent: any method."
+            ),
             FieldSpec(
-                "headers", .array(.table(headerMatcher), expected: "an array of header conditions like [{ name = \"x-env\", value = \"prod\" }]"),
-                "Header conditions, all of which must hold: { name, value }, { name, present = true|false } or { name, regex }."),
-        ])
+                "headers",
+                .array(
+                    .table(headerMatcher),
+                    expected: "an array of header conditions like [{ name = \"x-env\", value = \"prod\" }]"
+                ),
+                "Header conditions, all of which must hold: { name, value }, { name, present = true|false } or { name, regex }."
+            ),
+        ]
+    )
 
     package static let upstream = TableSpec(
-        "[upstreams.NAME]", "Where to forward requests: one or more targets and how to pick one.",
+        "[upstreams.NAME]",
+        "Where to forward requests: one or more targets and how to pick one.",
         fields: [
             FieldSpec(
-                "strategy", .enumeration(UpstreamConfig.Strategy.allCases.map(\.rawValue)),
-                "How a target is picked: \"single\" (exactly one target) or \"round_robin\".", defaultJSON: "\"single\""),
+                "strategy",
+                .enumeration(UpstreamConfig.Strategy.allCases.map(\.rawValue)),
+                "How a target is picked: \"single\" (exactly one target) or \"round_robin\".",
+                defaultJSON: "\"single\""
+            ),
             FieldSpec(
-                "targets", .array(.string(expected: "a URL like \"http://127.0.0.1:8080\""), expected: "an array of URLs like \"http://127.0.0.1:8080\""),
+                "targets",
+                .array(
+                    .string(expected: "a URL like \"http://127.0.0.1:8080\""),
+                    expected: "an array of URLs like \"http://127.0.0.1:8080\""
+                ),
                 "Target URLs: http:// or https://, a host, an optional port (default 80 or 443) and an optional path prefix put in front of every forwarded path. No query, fragment or user info.",
-                requirement: .required, example: "targets = [\"http://127.0.0.1:8080\"]"),
+                requirement: .required,
+                example: "targets = [\"http://127.0.0.1:8080\"]"
+            ),
             FieldSpec(
-                "connect_timeout", .duration(allowZero: false), "Time to open a connection to a target. Over it: 502.",
-                defaultJSON: json(UpstreamConfig(name: "", targets: []).connectTimeout)),
+                "connect_timeout",
+                .duration(allowZero: false),
+                "Time to open a connection to a target. Over it: 502.",
+                defaultJSON: json(UpstreamConfig(name: "", targets: []).connectTimeout)
+            ),
             FieldSpec(
-                "response_timeout", .duration(allowZero: false), "Time from sending the request to receiving the response head. Over it: 504.",
-                defaultJSON: json(UpstreamConfig(name: "", targets: []).responseHeaderTimeout)),
+                "response_timeout",
+                .duration(allowZero: false),
+                "Time from sending the request to receiving the response head. Over it: 504.",
+                defaultJSON: json(UpstreamConfig(name: "", targets: []).responseHeaderTimeout)
+            ),
             FieldSpec(
-                "idle_timeout", .duration(allowZero: false), "How long a pooled idle connection is kept.",
-                defaultJSON: json(UpstreamConfig(name: "", targets: []).idleTimeout)),
+                "idle_timeout",
+                .duration(allowZero: false),
+                "How long a pooled idle connection is kept.",
+                defaultJSON: json(UpstreamConfig(name: "", targets: []).idleTimeout)
+            ),
             FieldSpec(
-                "max_idle_per_target", .integer(min: 0, max: Int64(Int32.max)), "Idle connections kept per target and event loop.",
-                defaultJSON: "\(UpstreamConfig(name: "", targets: []).maxIdlePerTarget)"),
+                "max_idle_per_target",
+                .integer(min: 0, max: Int64(Int32.max)),
+                "Idle connections kept per target and event loop.",
+                defaultJSON: "\(UpstreamConfig(name: "", targets: []).maxIdlePerTarget)"
+            ),
             FieldSpec("tls_verify", .bool, "Whether https:// targets' certificates are verified.", defaultJSON: "true"),
             FieldSpec(
-                "ca_file", .string(expected: "a path like \"certs/internal-ca.pem\""),
-                "Extra trust roots (PEM) for https:// targets, relative to the file that declares it. The file must exist."),
-        ])
+                "ca_file",
+                .string(expected: "a path like \"certs/internal-ca.pem\""),
+                "Extra trust roots (PEM) for https:// targets, relative to the file that declares it. The file must exist."
+            ),
+        ]
+    )
 
     static let headerField = TableSpec(
-        "header", "A response header.",
+        "header",
+        "A response header.",
         fields: [
-            FieldSpec("name", .string(expected: "a header name like \"cache-control\""), "The header name.", requirement: .always, example: "name = \"cache-control\""),
-            FieldSpec("value", .string(expected: "a string"), "The header value.", requirement: .always, example: "value = \"no-store\""),
-        ])
+            FieldSpec(
+                "name",
+                .string(expected: "a header name like \"cache-control\""),
+                "The header name.",
+                requirement: .always,
+                example: "name = \"cache-control\""
+            ),
+            FieldSpec(
+                "value",
+                .string(expected: "a string"),
+                "The header value.",
+                requirement: .always,
+                example: "value = \"no-store\""
+            ),
+        ]
+    )
 
     static let responseHeaders = ValueKind.either(
         [
             .map(.string(expected: "a header value"), expected: "a table of header values"),
-            .array(.table(headerField), expected: "an array of headers like [{ name = \"cache-control\", value = \"no-store\" }]"),
+            .array(
+                .table(headerField),
+                expected: "an array of headers like [{ name = \"cache-control\", value = \"no-store\" }]"
+            ),
         ],
-        expected: "a table like { cache-control = \"no-store\" } or an array like [{ name = \"cache-control\", value = \"no-store\" }]")
+        expected:
+            "a table like { cache-control = \"no-store\" } or an array like [{ name = \"cache-control\", value = \"no-store\" }]"
+    )
 
     package static let respond = TableSpec(
-        "[routes.respond]", "Answer with a fixed response.",
+        "[routes.respond]",
+        "Answer with a fixed response.",
         fields: [
             FieldSpec("status", .integer(min: 100, max: 599), "The status code, 100-599.", defaultJSON: "200"),
             FieldSpec("body", .string(expected: "a string"), "The response body.", defaultJSON: "\"\""),
-            FieldSpec("headers", responseHeaders, "Response headers, as a table ({ cache-control = \"no-store\" }) or an array of { name, value }."),
             FieldSpec(
-                "content_type", .string(expected: "a media type like \"application/json\""),
-                "Shorthand for a content-type header. Default text/plain; charset=utf-8 when there is a body."),
-        ])
+                "headers",
+                responseHeaders,
+                "Response headers, as a table ({ cache-control = \"no-store\" }) or an array of { name, value }."
+            ),
+            FieldSpec(
+                "content_type",
+                .string(expected: "a media type like \"application/json\""),
+                "Shorthand for a content-type header. Default text/plain; charset=utf-8 when there is a body."
+            ),
+        ]
+    )
 
     package static let handler = TableSpec(
-        "[routes.handler]", "Answer from a handler plugin.",
+        "[routes.handler]",
+        "Answer from a handler plugin.",
         fields: [
             FieldSpec(
-                "plugin", .string(expected: "a path like \"plugins/hello\""),
-                "A plugin directory, plugin.json or .wasm file, relative to the file that declares it. It must exist.", requirement: .required,
-                example: "plugin = \"plugins/hello\""),
-            FieldSpec("export", .string(expected: "an export name like \"handle\""), "The export to call. Default: the plugin's handler."),
+                "plugin",
+                .string(expected: "a path like \"plugins/hello\""),
+                "A plugin directory, plugin.json or .wasm file, relative to the file that declares it. It must exist.",
+                requirement: .required,
+                example: "plugin = \"plugins/hello\""
+            ),
             FieldSpec(
-                "config", .map(.scalar, expected: "a table of strings, numbers or booleans like { greeting = \"Hi\" }"),
-                "Config values passed to the plugin; numbers and booleans are passed as their text."),
+                "export",
+                .string(expected: "an export name like \"handle\""),
+                "The export to call. Default: the plugin's handler."
+            ),
+            FieldSpec(
+                "config",
+                .map(.scalar, expected: "a table of strings, numbers or booleans like { greeting = \"Hi\" }"),
+                "Config values passed to the plugin; numbers and booleans are passed as their text."
+            ),
             FieldSpec("headers", responseHeaders, "Response headers, as a table or an array of { name, value }."),
-        ])
+        ]
+    )
 
     package static let route = TableSpec(
-        "[[routes]]", "A route: what requests it takes and what answers them. Exactly one of `upstream`, `respond` or `handler`.",
+        "[[routes]]",
+        "A route: what requests it takes and what answers them. Exactly one of `upstream`, `respond` or `handler`.",
         fields: [
-            FieldSpec("name", .string(expected: nameExpected), "The route's unique name; profiles merge routes by it.", requirement: .always, example: "name = \"api\""),
             FieldSpec(
-                "listeners", .array(.string(expected: "a listener name"), expected: "an array of listener names like [\"edge\"]"),
-                "The listeners this route serves, by name. Empty or absent: every listener."),
+                "name",
+                .string(expected: nameExpected),
+                "The route's unique name; profiles merge routes by it.",
+                requirement: .always,
+                example: "name = \"api\""
+            ),
+            FieldSpec(
+                "listeners",
+                .array(.string(expected: "a listener name"), expected: "an array of listener names like [\"edge\"]"),
+                "The listeners this route serves, by name. Empty or absent: every listener."
+            ),
             FieldSpec("matchers", .table(matchers), "What requests the route takes. Absent: every request."),
             FieldSpec(
                 "upstream",
-                .either([.string(expected: "an upstream name"), .table(upstream)], expected: "an upstream name like \"api\" or a table ([routes.upstream])"),
-                "Forward to an upstream: the name of an [upstreams.NAME] entry, or an inline table (which becomes an upstream named after the route)."),
+                .either(
+                    [.string(expected: "an upstream name"), .table(upstream)],
+                    expected: "an upstream name like \"api\" or a table ([routes.upstream])"
+                ),
+                "Forward to an upstream: the name of an [upstreams.NAME] entry, or an inline table (which becomes an upstream named after the route)."
+            ),
             FieldSpec("respond", .table(respond), "Answer with a fixed response."),
             FieldSpec("handler", .table(handler), "Answer from a handler plugin."),
-            FieldSpec("filters", .unsupported("request filters (routes.filters) are not supported yet in this version of Jester"), "Request filters (a later version)."),
-            FieldSpec("response_filters", .unsupported("response filters (routes.response_filters) are not supported yet in this version of Jester"), "Response filters (a later version)."),
+            FieldSpec(
+                "filters",
+                .unsupported("request filters (routes.filters) are not supported yet in this version of Jester"),
+                "Request filters (a later version)."
+            ),
+            FieldSpec(
+                "response_filters",
+                .unsupported(
+                    "response filters (routes.response_filters) are not supported yet in this version of Jester"
+                ),
+                "Response filters (a later version)."
+            ),
         ],
-        exclusive: ["upstream", "respond", "handler"], exactlyOne: true,
-        exclusiveFix: "Add upstream = \"NAME\", [routes.upstream], [routes.respond] or [routes.handler]")
+        exclusive: ["upstream", "respond", "handler"],
+        exactlyOne: true,
+        exclusiveFix: "Add upstream = \"NAME\", [routes.upstream], [routes.respond] or [routes.handler]"
+    )
 
     package static let accessLog = TableSpec(
-        "[access_log]", "Access logging.",
-        fields: [FieldSpec("enabled", .bool, "Whether a line is logged per request.", defaultJSON: "\(AccessLogConfig().enabled)")])
+        "[access_log]",
+        "Access logging.",
+        fields: [
+            FieldSpec(
+                "enabled",
+                .bool,
+                "Whether a line is logged per request.",
+                defaultJSON: "\(AccessLogConfig().enabled)"
+            )
+        ]
+    )
 
     package static let lifecycle = TableSpec(
-        "[lifecycle]", "Graceful shutdown and reload.",
+        "[lifecycle]",
+        "Graceful shutdown and reload.",
         fields: [
             FieldSpec(
-                "drain_timeout", .duration(allowZero: true), "How long a graceful shutdown waits for requests in flight.",
-                defaultJSON: json(LifecycleConfig().drainTimeout)),
+                "drain_timeout",
+                .duration(allowZero: true),
+                "How long a graceful shutdown waits for requests in flight.",
+                defaultJSON: json(LifecycleConfig().drainTimeout)
+            ),
             FieldSpec(
-                "pid_file", .string(expected: "a path like \"/run/jester.pid\""),
-                "Where `jester run` writes its process id for `jester reload`, relative to the file that declares it."),
-        ])
+                "pid_file",
+                .string(expected: "a path like \"/run/jester.pid\""),
+                "Where `jester run` writes its process id for `jester reload`, relative to the file that declares it."
+            ),
+        ]
+    )
 
     package static let root = TableSpec(
-        "the top level", "A Jester gateway config.",
+        "the top level",
+        "A Jester gateway config.",
         fields: [
             FieldSpec(
-                "include", .array(.string(expected: "a glob like \"routes/*.toml\""), expected: "an array of globs like [\"routes/*.toml\"]"),
-                "Files to merge into this one: glob patterns relative to this file, each file of one glob in name order. Tables merge, [[routes]] and [[listeners]] append, a key set in two files is an error."),
+                "include",
+                .array(
+                    .string(expected: "a glob like \"routes/*.toml\""),
+                    expected: "an array of globs like [\"routes/*.toml\"]"
+                ),
+                "Files to merge into this one: glob patterns relative to this file, each file of one glob in name order. Tables merge, [[routes]] and [[listeners]] append, a key set in two files is an error."
+            ),
             FieldSpec(
-                "listeners", .either([.table(listener), .array(.table(listener), expected: "an array of tables ([[listeners]])")], expected: "a table ([listeners]) or an array of tables ([[listeners]])"),
-                "The listeners: one [listeners] table, or several [[listeners]]."),
-            FieldSpec("routes", .array(.table(route), expected: "an array of tables ([[routes]])"), "The routes, matched in order: the first whose matchers accept a request serves it."),
-            FieldSpec("upstreams", .map(.table(upstream), expected: "a table of upstreams ([upstreams.NAME])"), "Named upstreams that routes refer to."),
+                "listeners",
+                .either(
+                    [.table(listener), .array(.table(listener), expected: "an array of tables ([[listeners]])")],
+                    expected: "a table ([listeners]) or an array of tables ([[listeners]])"
+                ),
+                "The listeners: one [listeners] table, or several [[listeners]]."
+            ),
+            FieldSpec(
+                "routes",
+                .array(.table(route), expected: "an array of tables ([[routes]])"),
+                "The routes, matched in order: the first whose matchers accept a request serves it."
+            ),
+            FieldSpec(
+                "upstreams",
+                .map(.table(upstream), expected: "a table of upstreams ([upstreams.NAME])"),
+                "Named upstreams that routes refer to."
+            ),
             FieldSpec("access_log", .table(accessLog), "Access logging."),
             FieldSpec("lifecycle", .table(lifecycle), "Graceful shutdown and reload."),
-            FieldSpec("plugins", .unsupported("the [plugins] table is not supported yet in this version of Jester"), "Plugin discovery (a later version)."),
-            FieldSpec("admin", .unsupported("the [admin] table is not supported yet in this version of Jester"), "The admin API (a later version)."),
-        ])
+            FieldSpec(
+                "plugins",
+                .unsupported("the [plugins] table is not supported yet in this version of Jester"),
+                "Plugin discovery (a later version)."
+            ),
+            FieldSpec(
+                "admin",
+                .unsupported("the [admin] table is not supported yet in this version of Jester"),
+                "The admin API (a later version)."
+            ),
+        ]
+    )
 
     static func json(_ duration: ConfigDuration) -> String { "\"\(duration)\"" }
 

@@ -12,7 +12,10 @@ package enum Interpolation {
     }
 
     /// The expanded text, and whether any `${…}` was substituted.
-    package static func expand(_ text: String, environment: [String: String]) -> Result<(text: String, substituted: Bool), Problem> {
+    package static func expand(
+        _ text: String,
+        environment: [String: String]
+    ) -> Result<(text: String, substituted: Bool), Problem> {
         guard text.contains("$") else { return .success((text, false)) }
         let scalars = Array(text.unicodeScalars)
         var output = String.UnicodeScalarView()
@@ -57,12 +60,18 @@ package enum Interpolation {
 
     static func isVariableName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, !("0"..."9").contains(first) else { return false }
-        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }
+        return name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_"
+        }
     }
 
     /// Expands every string in a tree, reporting each problem at its key; a string that fails
     /// becomes ``ConfigNode/Value/invalid``.
-    package static func expandTree(_ node: inout ConfigNode, environment: [String: String], issues: inout [ConfigError.Issue]) {
+    package static func expandTree(
+        _ node: inout ConfigNode,
+        environment: [String: String],
+        issues: inout [ConfigError.Issue]
+    ) {
         switch node.value {
         case .string(let text):
             switch expand(text, environment: environment) {
@@ -94,16 +103,25 @@ package enum Interpolation {
         switch problem {
         case .unset(let name):
             return ConfigError.Issue(
-                node.location, key: node.path.description, "environment variable \(name) is not set and ${\(name)} has no default",
-                fix: "Set \(name), or give a default: ${\(name):VALUE}")
+                node.location,
+                key: node.path.description,
+                "environment variable \(name) is not set and ${\(name)} has no default",
+                fix: "Set \(name), or give a default: ${\(name):VALUE}"
+            )
         case .unterminated:
             return ConfigError.Issue(
-                node.location, key: node.path.description, "\"${\" has no closing \"}\"",
-                fix: "Write ${NAME} or ${NAME:DEFAULT}; write $${ for a literal ${")
+                node.location,
+                key: node.path.description,
+                "\"${\" has no closing \"}\"",
+                fix: "Write ${NAME} or ${NAME:DEFAULT}; write $${ for a literal ${"
+            )
         case .badName(let name):
             return ConfigError.Issue(
-                node.location, key: node.path.description, "\"${\(name)}\" does not name an environment variable",
-                fix: "Names are letters, digits and _, not starting with a digit; write $${ for a literal ${")
+                node.location,
+                key: node.path.description,
+                "\"${\(name)}\" does not name an environment variable",
+                fix: "Names are letters, digits and _, not starting with a digit; write $${ for a literal ${"
+            )
         }
     }
 }

@@ -61,10 +61,12 @@ package struct ConfigKeyPath: Sendable, Hashable, CustomStringConvertible {
 
     /// A key as TOML would write it: bare when it can be, quoted otherwise.
     static func render(_ key: String) -> String {
-        let bare = !key.isEmpty && key.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-                || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
-        }
+        let bare =
+            !key.isEmpty
+            && key.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+            }
         if bare { return key }
         var quoted = "\""
         for scalar in key.unicodeScalars {

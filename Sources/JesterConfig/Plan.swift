@@ -30,7 +30,8 @@ public func describePlan(_ config: GatewayConfig) -> String {
         lines.append(
             "    limits: headers \(ConfigSpec.formatSize(Int64(http.maxHeaderBytes))), body \(ConfigSpec.formatSize(http.maxRequestBodyBytes)), "
                 + "header read \(http.headerReadTimeout), idle \(http.idleTimeout), \(http.maxConnections) connections, "
-                + "\(http.maxConcurrentStreams) streams per connection")
+                + "\(http.maxConcurrentStreams) streams per connection"
+        )
     }
     lines.append("routes, in match order (\(config.routes.count)):")
     for (index, route) in config.routes.enumerated() {
@@ -39,24 +40,35 @@ public func describePlan(_ config: GatewayConfig) -> String {
         lines.append("       match: " + describe(route.matchers))
         switch route.action {
         case .upstream(let name):
-            let targets = config.upstream(named: name).map { ": " + $0.targets.map(\.description).joined(separator: ", ") } ?? ""
+            let targets =
+                config.upstream(named: name).map { ": " + $0.targets.map(\.description).joined(separator: ", ") } ?? ""
             lines.append("       → upstream \(name)\(targets)")
         case .respond(let response):
             var text = "       → respond \(response.status)"
             if !response.body.isEmpty { text += ", \(response.body.utf8.count)-byte body" }
-            if !response.headers.isEmpty { text += ", headers " + response.headers.map { "\($0.name): \($0.value)" }.joined(separator: "; ") }
+            if !response.headers.isEmpty {
+                text += ", headers " + response.headers.map { "\($0.name): \($0.value)" }.joined(separator: "; ")
+            }
             lines.append(text)
         case .plugin(let handler):
             var text = "       → plugin \(handler.plugin)"
             if let export = handler.export { text += ", export \(export)" }
-            if !handler.config.isEmpty { text += ", config " + handler.config.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
+            if !handler.config.isEmpty {
+                text +=
+                    ", config "
+                    + handler.config.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            }
             lines.append(text)
         }
     }
     lines.append("upstreams (\(config.upstreams.count)):")
     for upstream in config.upstreams {
-        lines.append("  \(upstream.name)  \(upstream.strategy.rawValue): " + upstream.targets.map(\.description).joined(separator: ", "))
-        var details = "    connect \(upstream.connectTimeout), response \(upstream.responseHeaderTimeout), idle \(upstream.idleTimeout), "
+        lines.append(
+            "  \(upstream.name)  \(upstream.strategy.rawValue): "
+                + upstream.targets.map(\.description).joined(separator: ", ")
+        )
+        var details =
+            "    connect \(upstream.connectTimeout), response \(upstream.responseHeaderTimeout), idle \(upstream.idleTimeout), "
             + "\(upstream.maxIdlePerTarget) idle connections per target"
         if upstream.targets.contains(where: \.tls) {
             details += upstream.tlsVerify ? ", certificates verified" : ", certificates NOT verified"
@@ -65,7 +77,9 @@ public func describePlan(_ config: GatewayConfig) -> String {
         lines.append(details)
     }
     lines.append("access log: \(config.accessLog.enabled ? "on" : "off")")
-    lines.append("drain timeout: \(config.lifecycle.drainTimeout)" + (config.lifecycle.pidFile.map { ", pid file \($0)" } ?? ""))
+    lines.append(
+        "drain timeout: \(config.lifecycle.drainTimeout)" + (config.lifecycle.pidFile.map { ", pid file \($0)" } ?? "")
+    )
     if !config.files.isEmpty { lines.append("files: " + config.files.joined(separator: ", ")) }
     return lines.joined(separator: "\n")
 }

@@ -157,9 +157,17 @@ private struct LocatingScanner {
         guard !atEnd else { return }
         switch bytes[index] {
         case UInt8(ascii: "\""):
-            if isAt("\"\"\"") { skipMultilineString(quote: UInt8(ascii: "\""), escapes: true) } else { _ = scanBasicString() }
+            if isAt("\"\"\"") {
+                skipMultilineString(quote: UInt8(ascii: "\""), escapes: true)
+            } else {
+                _ = scanBasicString()
+            }
         case UInt8(ascii: "'"):
-            if isAt("'''") { skipMultilineString(quote: UInt8(ascii: "'"), escapes: false) } else { _ = scanLiteralString() }
+            if isAt("'''") {
+                skipMultilineString(quote: UInt8(ascii: "'"), escapes: false)
+            } else {
+                _ = scanLiteralString()
+            }
         case UInt8(ascii: "["):
             index += 1
             var element = 0
@@ -202,7 +210,8 @@ private struct LocatingScanner {
             // A number, boolean or date-time (which may hold a space): up to the next delimiter.
             while !atEnd {
                 switch bytes[index] {
-                case UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"), UInt8(ascii: "#"), UInt8(ascii: "\n"), UInt8(ascii: "\r"):
+                case UInt8(ascii: ","), UInt8(ascii: "]"), UInt8(ascii: "}"), UInt8(ascii: "#"), UInt8(ascii: "\n"),
+                    UInt8(ascii: "\r"):
                     return
                 default:
                     index += 1
@@ -238,7 +247,8 @@ private struct LocatingScanner {
 
     static func isBareKeyByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"),
             UInt8(ascii: "_"), UInt8(ascii: "-"):
             return true
         default:

@@ -47,7 +47,9 @@ package enum ValueParsers {
             }
             rest = rest.drop { $0 == " " }
             let factors: [String: Double] = ["ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000]
-            guard let value = Double(number), let factor = factors[unit] else { return .failure("\"\(text)\" is not a duration") }
+            guard let value = Double(number), let factor = factors[unit] else {
+                return .failure("\"\(text)\" is not a duration")
+            }
             total += value * factor
             parts += 1
         }
@@ -74,7 +76,9 @@ package enum ValueParsers {
         }
         if host.isEmpty { return .success(BindAddress(host: nil, port: port)) }
         if host.hasPrefix("[") {
-            guard host.hasSuffix("]"), host.count > 2 else { return .failure("\"\(host)\" is not a bracketed IPv6 address") }
+            guard host.hasSuffix("]"), host.count > 2 else {
+                return .failure("\"\(host)\" is not a bracketed IPv6 address")
+            }
             host = String(host.dropFirst().dropLast())
             guard isIPv6(host) else { return .failure("\"\(host)\" is not an IPv6 address") }
             return .success(BindAddress(host: host, port: port))
@@ -98,16 +102,24 @@ package enum ValueParsers {
         } else {
             return .failure("\"\(text)\" is not an http:// or https:// URL")
         }
-        if text.contains("?") || text.contains("#") { return .failure("\"\(text)\" has a query or fragment; a target is scheme, host, port and path prefix only") }
-        if text.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) { return .failure("\"\(text)\" contains whitespace") }
+        if text.contains("?") || text.contains("#") {
+            return .failure("\"\(text)\" has a query or fragment; a target is scheme, host, port and path prefix only")
+        }
+        if text.contains(where: { $0 == " " || $0 == "\t" || $0 == "\n" }) {
+            return .failure("\"\(text)\" contains whitespace")
+        }
         let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
         let authority = rest[..<authorityEnd]
         var path = String(rest[authorityEnd...])
-        if authority.contains("@") { return .failure("\"\(text)\" has user info; credentials do not belong in a target URL") }
+        if authority.contains("@") {
+            return .failure("\"\(text)\" has user info; credentials do not belong in a target URL")
+        }
         var host: String
         var port = tls ? 443 : 80
         if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return .failure("\"\(text)\" has an unclosed \"[\"") }
+            guard let close = authority.firstIndex(of: "]") else {
+                return .failure("\"\(text)\" has an unclosed \"[\"")
+            }
             host = String(authority[authority.index(after: authority.startIndex)..<close])
             guard isIPv6(host) else { return .failure("\"\(host)\" is not an IPv6 address") }
             let after = authority[authority.index(after: close)...]
@@ -119,14 +131,20 @@ package enum ValueParsers {
             }
         } else {
             let parts = authority.split(separator: ":", omittingEmptySubsequences: false)
-            guard parts.count <= 2 else { return .failure("an IPv6 host must be in brackets, like \"http://[::1]:8080\"") }
+            guard parts.count <= 2 else {
+                return .failure("an IPv6 host must be in brackets, like \"http://[::1]:8080\"")
+            }
             host = String(parts[0])
             if parts.count == 2 {
-                guard let parsed = Int(parts[1]), (1...65535).contains(parsed) else { return .failure("\"\(parts[1])\" is not a port (1-65535)") }
+                guard let parsed = Int(parts[1]), (1...65535).contains(parsed) else {
+                    return .failure("\"\(parts[1])\" is not a port (1-65535)")
+                }
                 port = parsed
             }
             guard !host.isEmpty else { return .failure("\"\(text)\" has no host") }
-            guard isIPv4(host) || isHostName(host) else { return .failure("\"\(host)\" is not a host name or IP address") }
+            guard isIPv4(host) || isHostName(host) else {
+                return .failure("\"\(host)\" is not a host name or IP address")
+            }
             host = host.lowercased()
         }
         while path.hasSuffix("/") { path.removeLast() }
@@ -135,9 +153,10 @@ package enum ValueParsers {
 
     static func isIPv4(_ text: String) -> Bool {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && Int(part)! <= 255
-        }
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && Int(part)! <= 255
+            }
     }
 
     static func isIPv6(_ text: String) -> Bool {
@@ -162,13 +181,19 @@ package enum ValueParsers {
     package static func hostPattern(_ text: String) -> Result<String, ValueProblem> {
         let lower = text.lowercased()
         if lower == "*" { return .success(lower) }
-        if lower.contains(":") { return .failure("\"\(text)\" has a port or scheme; hosts match the name only (the port is ignored)") }
+        if lower.contains(":") {
+            return .failure("\"\(text)\" has a port or scheme; hosts match the name only (the port is ignored)")
+        }
         if lower.hasPrefix("*.") {
             let suffix = String(lower.dropFirst(2))
             guard isHostName(suffix) else { return .failure("\"\(text)\" is not a wildcard like \"*.example.com\"") }
             return .success(lower)
         }
-        if lower.contains("*") { return .failure("\"\(text)\" has a \"*\" that is not a leading \"*.\" label; write \"*.example.com\" or \"*\"") }
+        if lower.contains("*") {
+            return .failure(
+                "\"\(text)\" has a \"*\" that is not a leading \"*.\" label; write \"*.example.com\" or \"*\""
+            )
+        }
         let name = lower.hasSuffix(".") ? String(lower.dropLast()) : lower
         guard isHostName(name) || isIPv4(name) else { return .failure("\"\(text)\" is not a host name") }
         return .success(name)
@@ -176,11 +201,12 @@ package enum ValueParsers {
 
     /// RFC 9110 token characters: what method and header names are made of.
     package static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.unicodeScalars.allSatisfy { scalar in
-            scalar.isASCII
-                && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
-                    || "!#$%&'*+-.^_`|~".unicodeScalars.contains(scalar))
-        }
+        !text.isEmpty
+            && text.unicodeScalars.allSatisfy { scalar in
+                scalar.isASCII
+                    && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                        || "!#$%&'*+-.^_`|~".unicodeScalars.contains(scalar))
+            }
     }
 
     /// Names of listeners, routes and upstreams.

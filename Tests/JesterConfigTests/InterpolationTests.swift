@@ -40,11 +40,21 @@ import Testing
             [routes.respond]
             body = "$${NOT_INTERPOLATED}"
             headers = { x-env = "${ENV:dev}" }
-            """, environment: ["PORT": "8443", "DOMAIN": "example.com", "ENV": "prod"])
+            """,
+            environment: ["PORT": "8443", "DOMAIN": "example.com", "ENV": "prod"]
+        )
         #expect(config.listeners[0].name == "edge")
         #expect(config.listeners[0].bind == BindAddress(host: "127.0.0.1", port: 8443))
         #expect(config.routes[0].matchers.hosts == ["example.com", "*.example.com"])
-        #expect(config.routes[0].action == .respond(StaticResponseConfig(body: "${NOT_INTERPOLATED}", headers: [HeaderField(name: "x-env", value: "prod")])))
+        #expect(
+            config.routes[0].action
+                == .respond(
+                    StaticResponseConfig(
+                        body: "${NOT_INTERPOLATED}",
+                        headers: [HeaderField(name: "x-env", value: "prod")]
+                    )
+                )
+        )
     }
 
     @Test func typedFieldsTakeInterpolatedStrings() throws {
@@ -70,23 +80,38 @@ import Testing
         #expect(config.routes[0].action == .respond(StaticResponseConfig(status: 204)))
         let overridden = try load(toml, environment: ["MAX_CONN": "7", "H2C": "false"])
         #expect(overridden.listeners[0].http.maxConnections == 7 && !overridden.listeners[0].h2c)
-        expectProblem(toml, "jester.toml:5: listeners.http.max_connections: expected an integer, found \"many\" (after interpolation)", environment: ["MAX_CONN": "many"])
-        expectProblem(toml, "jester.toml:3: listeners.h2c: expected true or false, found \"yes\" (after interpolation)", environment: ["H2C": "yes"])
+        expectProblem(
+            toml,
+            "jester.toml:5: listeners.http.max_connections: expected an integer, found \"many\" (after interpolation)",
+            environment: ["MAX_CONN": "many"]
+        )
+        expectProblem(
+            toml,
+            "jester.toml:3: listeners.h2c: expected true or false, found \"yes\" (after interpolation)",
+            environment: ["H2C": "yes"]
+        )
     }
 
     @Test func unsetVariablesAreErrorsNamingTheVariableAndKey() {
-        let found = problems("""
+        let found = problems(
+            """
             [listeners]
             bind = ":${PORT}"
 
             [[routes]]
             name = "app"
             upstream = { targets = ["http://${BACKEND}:8080"] }
-            """)
-        #expect(found == [
-            "jester.toml:2: listeners.bind: environment variable PORT is not set and ${PORT} has no default. Set PORT, or give a default: ${PORT:VALUE}",
-            "jester.toml:6: routes[0].upstream.targets[0]: environment variable BACKEND is not set and ${BACKEND} has no default. Set BACKEND, or give a default: ${BACKEND:VALUE}",
-        ])
-        expectProblem(minimalTOML + "\n[lifecycle]\npid_file = \"${RUN\"", "jester.toml:8: lifecycle.pid_file: \"${\" has no closing \"}\"")
+            """
+        )
+        #expect(
+            found == [
+                "jester.toml:2: listeners.bind: environment variable PORT is not set and ${PORT} has no default. Set PORT, or give a default: ${PORT:VALUE}",
+                "jester.toml:6: routes[0].upstream.targets[0]: environment variable BACKEND is not set and ${BACKEND} has no default. Set BACKEND, or give a default: ${BACKEND:VALUE}",
+            ]
+        )
+        expectProblem(
+            minimalTOML + "\n[lifecycle]\npid_file = \"${RUN\"",
+            "jester.toml:8: lifecycle.pid_file: \"${\" has no closing \"}\""
+        )
     }
 }

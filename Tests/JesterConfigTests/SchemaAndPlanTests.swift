@@ -31,10 +31,20 @@ import Testing
                 }
                 seen += 1
                 if !text.contains("\"\(field.key)\": {\n") { missing.append(field.key) }
-                if !text.contains(JSONNode.string(field.summary + (field.requirement == .required ? " Required." : "")).serialized(indent: 0)) { missing.append("description of \(field.key)") }
+                if !text.contains(
+                    JSONNode.string(field.summary + (field.requirement == .required ? " Required." : "")).serialized(
+                        indent: 0
+                    )
+                ) {
+                    missing.append("description of \(field.key)")
+                }
             }
         }
-        for spec in [ConfigSpec.root, ConfigSpec.listener, ConfigSpec.tls, ConfigSpec.http, ConfigSpec.route, ConfigSpec.matchers, ConfigSpec.headerMatcher, ConfigSpec.upstream, ConfigSpec.respond, ConfigSpec.handler, ConfigSpec.accessLog, ConfigSpec.lifecycle] {
+        for spec in [
+            ConfigSpec.root, ConfigSpec.listener, ConfigSpec.tls, ConfigSpec.http, ConfigSpec.route,
+            ConfigSpec.matchers, ConfigSpec.headerMatcher, ConfigSpec.upstream, ConfigSpec.respond, ConfigSpec.handler,
+            ConfigSpec.accessLog, ConfigSpec.lifecycle,
+        ] {
             walk(spec)
         }
         #expect(missing == [])
@@ -47,7 +57,8 @@ import Testing
 
 @Suite struct PlanTests {
     @Test func describesListenersRoutesAndUpstreams() throws {
-        let config = try load("""
+        let config = try load(
+            """
             [[listeners]]
             name = "web"
             bind = "127.0.0.1:8080"
@@ -69,7 +80,8 @@ import Testing
             [[routes]]
             name = "health"
             respond = { status = 204 }
-            """)
+            """
+        )
         let plan = describePlan(config)
         for line in [
             "listeners (1):",
@@ -98,7 +110,9 @@ import Testing
     /// The examples' TLS files come from `${JESTER_TLS_CERT}` and `${JESTER_TLS_KEY}`; these exist.
     static func environment() throws -> [String: String] {
         let directory = try JesterFixtures.temporaryDirectory("example-certs")
-        for name in ["cert.pem", "key.pem"] { try "placeholder".write(toFile: directory + "/" + name, atomically: true, encoding: .utf8) }
+        for name in ["cert.pem", "key.pem"] {
+            try "placeholder".write(toFile: directory + "/" + name, atomically: true, encoding: .utf8)
+        }
         return ["JESTER_TLS_CERT": directory + "/cert.pem", "JESTER_TLS_KEY": directory + "/key.pem"]
     }
 
@@ -117,17 +131,30 @@ import Testing
     }
 
     @Test func everyTopLevelExampleIsCovered() throws {
-        let files = try FileManager.default.contentsOfDirectory(atPath: JesterFixtures.repositoryRoot + "/examples/configs")
-            .filter { $0.hasSuffix(".toml") && $0.split(separator: ".").count == 2 }
+        let files = try FileManager.default.contentsOfDirectory(
+            atPath: JesterFixtures.repositoryRoot + "/examples/configs"
+        )
+        .filter { $0.hasSuffix(".toml") && $0.split(separator: ".").count == 2 }
         #expect(Set(files) == Set(Self.examples.map(\.file)))
     }
 
     @Test func apiGatewayExampleShape() throws {
-        let config = try ConfigLoader.load(file: JesterFixtures.repositoryRoot + "/examples/configs/api-gateway.toml", environment: try Self.environment())
-        #expect(config.routes.map(\.name) == ["health", "hello", "users-canary", "users", "orders", "orders-unauthenticated"])
+        let config = try ConfigLoader.load(
+            file: JesterFixtures.repositoryRoot + "/examples/configs/api-gateway.toml",
+            environment: try Self.environment()
+        )
+        #expect(
+            config.routes.map(\.name) == [
+                "health", "hello", "users-canary", "users", "orders", "orders-unauthenticated",
+            ]
+        )
         #expect(config.files.count == 3)
         #expect(config.listeners[0].http.maxConnections == 20000)
-        let prod = try ConfigLoader.load(file: JesterFixtures.repositoryRoot + "/examples/configs/edge.toml", profile: "prod", environment: try Self.environment())
+        let prod = try ConfigLoader.load(
+            file: JesterFixtures.repositoryRoot + "/examples/configs/edge.toml",
+            profile: "prod",
+            environment: try Self.environment()
+        )
         #expect(prod.listeners.map(\.name) == ["web", "redirect"])
         #expect(prod.listeners[0].tls != nil && prod.listeners[0].bind.port == 443)
         #expect(prod.upstream(named: "app")?.targets.count == 2)

@@ -79,7 +79,10 @@ import Testing
         #expect(line([.key("upstreams"), .key("api.v1"), .key("targets"), .index(0)]) == 34)
         #expect(line([.key("spaced"), .key("header"), .key("x")]) == 37)
         #expect(line([.key("spaced"), .key("header"), .key("y"), .key("w"), .key("v")]) == 38)
-        #expect(ConfigKeyPath([.key("upstreams"), .key("api.v1"), .key("targets"), .index(0)]).description == #"upstreams."api.v1".targets[0]"#)
+        #expect(
+            ConfigKeyPath([.key("upstreams"), .key("api.v1"), .key("targets"), .index(0)]).description
+                == #"upstreams."api.v1".targets[0]"#
+        )
     }
 
     @Test func locatedTreeKeepsWrittenOrder() throws {

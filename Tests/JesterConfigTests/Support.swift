@@ -20,7 +20,11 @@ func load(_ toml: String, environment: [String: String] = [:]) throws(ConfigErro
 
 /// The problems loading TOML text reports, one `FILE:LINE: KEY: message. fix` line each; records a
 /// failure when it loads.
-func problems(_ toml: String, environment: [String: String] = [:], sourceLocation: Testing.SourceLocation = #_sourceLocation) -> [String] {
+func problems(
+    _ toml: String,
+    environment: [String: String] = [:],
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) -> [String] {
     do {
         _ = try load(toml, environment: environment)
         Issue.record("the config loaded", sourceLocation: sourceLocation)
@@ -31,9 +35,18 @@ func problems(_ toml: String, environment: [String: String] = [:], sourceLocatio
 }
 
 /// Expects exactly one problem that starts with `prefix`.
-func expectProblem(_ toml: String, _ prefix: String, environment: [String: String] = [:], sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+func expectProblem(
+    _ toml: String,
+    _ prefix: String,
+    environment: [String: String] = [:],
+    sourceLocation: Testing.SourceLocation = #_sourceLocation
+) {
     let found = problems(toml, environment: environment, sourceLocation: sourceLocation)
-    #expect(found.count == 1 && found[0].hasPrefix(prefix), "expected one problem starting with\n  \(prefix)\nfound:\n  \(found.joined(separator: "\n  "))", sourceLocation: sourceLocation)
+    #expect(
+        found.count == 1 && found[0].hasPrefix(prefix),
+        "expected one problem starting with\n  \(prefix)\nfound:\n  \(found.joined(separator: "\n  "))",
+        sourceLocation: sourceLocation
+    )
 }
 
 /// A temporary directory holding config files (and whatever else a test needs), removed on deinit.
@@ -51,7 +64,10 @@ final class ConfigDirectory {
 
     func write(_ name: String, _ text: String) throws {
         let file = self.file(name)
-        try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (file as NSString).deletingLastPathComponent,
+            withIntermediateDirectories: true
+        )
         try text.write(toFile: file, atomically: true, encoding: .utf8)
     }
 
@@ -62,11 +78,20 @@ final class ConfigDirectory {
         URL(fileURLWithPath: file(name)).standardizedFileURL.path
     }
 
-    func load(_ name: String = "jester.toml", profile: String? = nil, environment: [String: String] = [:]) throws(ConfigError) -> GatewayConfig {
+    func load(
+        _ name: String = "jester.toml",
+        profile: String? = nil,
+        environment: [String: String] = [:]
+    ) throws(ConfigError) -> GatewayConfig {
         try ConfigLoader.load(file: file(name), profile: profile, environment: environment)
     }
 
-    func problems(_ name: String = "jester.toml", profile: String? = nil, environment: [String: String] = [:], sourceLocation: Testing.SourceLocation = #_sourceLocation) -> [String] {
+    func problems(
+        _ name: String = "jester.toml",
+        profile: String? = nil,
+        environment: [String: String] = [:],
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) -> [String] {
         do {
             _ = try load(name, profile: profile, environment: environment)
             Issue.record("the config loaded", sourceLocation: sourceLocation)
