@@ -31,9 +31,11 @@ struct ConfigCommand: AsyncParsableCommand {
 /// }
 /// ```
 public struct ConfigOptions: ParsableArguments {
+    /// `--config`: the main config file (default `jester.toml` in the current directory).
     @Option(name: .long, help: ArgumentHelp("The config file.", valueName: "path"))
     public var config: String = "jester.toml"
 
+    /// `--profile`: overlay `<stem>.<profile>.toml` on the config.
     @Option(
         name: .long,
         help: ArgumentHelp(

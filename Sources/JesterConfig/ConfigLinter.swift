@@ -1,5 +1,6 @@
 /// Something in a valid config that is probably not what its author meant.
 public struct ConfigWarning: Sendable, Hashable, CustomStringConvertible {
+    /// How sure the linter is that something is wrong.
     public enum Severity: String, Sendable, Hashable {
         /// Probably a mistake.
         case warning
@@ -14,6 +15,7 @@ public struct ConfigWarning: Sendable, Hashable, CustomStringConvertible {
     public var location: SourceLocation
     public var message: String
 
+    /// A finding; ``ConfigLinter/lint(_:)`` makes these.
     public init(id: String, severity: Severity = .warning, location: SourceLocation, message: String) {
         self.id = id
         self.severity = severity

@@ -51,7 +51,7 @@ public enum ConfigLoader {
     }
 
     /// The profile overlay file for a config file: `conf/jester.toml` and `prod` give `conf/jester.prod.toml`.
-    public static func profileFile(for file: String, profile: String) -> String {
+    package static func profileFile(for file: String, profile: String) -> String {
         let directory = (file as NSString).deletingLastPathComponent
         var stem = (file as NSString).lastPathComponent
         if stem.hasSuffix(".toml") { stem.removeLast(5) }

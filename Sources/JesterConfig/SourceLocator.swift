@@ -81,6 +81,7 @@ private struct LocatingScanner {
     // MARK: Document structure
 
     mutating func scanDocument() {
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3 }  // a UTF-8 byte order mark
         while !atEnd {
             skipTrivia(newlines: true)
             guard !atEnd else { break }

@@ -92,4 +92,11 @@ import Testing
         #expect(node.table?["mid"]?.table?["a"]?.location.line == 5)
         #expect(node.table?["mid"]?.table?["a"]?.path.description == "mid.a")
     }
+
+    @Test func byteOrderMarkAndCRLF() throws {
+        let text = "\u{FEFF}# comment\r\n[listeners]\r\nbind = \":1\"\r\n\r\n[[routes]]\r\nname = \"a\"\r\n"
+        let node = try ConfigNode.parse(text, file: "x.toml").get()
+        #expect(node.table?["listeners"]?.table?["bind"]?.location.line == 3)
+        #expect(node.table?["routes"]?.array?.first?.table?["name"]?.location.line == 6)
+    }
 }
