@@ -151,6 +151,7 @@ let package = Package(
         .testTarget(
             name: "JesterConfigTests",
             dependencies: ["JesterConfig", "JesterTesting"],
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -18,7 +18,7 @@ public struct JesterCommand: AsyncParsableCommand {
               jester plugin call examples/hello handle --input World
             """,
         version: JesterVersion.current,
-        subcommands: [RunCommand.self, ReloadCommand.self, PluginCommand.self]
+        subcommands: [RunCommand.self, ReloadCommand.self, ConfigCommand.self, PluginCommand.self]
     )
 
     public init() {}

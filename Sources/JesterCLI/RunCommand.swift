@@ -7,24 +7,6 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Where the gateway's config comes from; shared by `run` and `reload`.
-struct ConfigSourceOptions: ParsableArguments {
-    @Option(name: .shortAndLong, help: "The config file.")
-    var config: String = "jester.toml"
-
-    @Option(name: .long, help: "A profile to overlay: --profile prod reads jester.prod.toml next to the config.")
-    var profile: String?
-
-    func load() throws -> GatewayConfig {
-        do {
-            return try ConfigLoader.load(file: config, profile: profile)
-        } catch {
-            Console.error("\(error)")
-            throw ExitCode(1)
-        }
-    }
-}
-
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
@@ -41,7 +23,7 @@ struct RunCommand: AsyncParsableCommand {
             """
     )
 
-    @OptionGroup var source: ConfigSourceOptions
+    @OptionGroup var source: ConfigOptions
 
     @Flag(name: .long, help: "Print the resolved plan (listeners, routes in match order, upstreams) and exit.")
     var dry = false
@@ -84,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         defer { if let pidPath { try? FileManager.default.removeItem(atPath: pidPath) } }
 
-        let reloader = ReloadOnSignal(gateway: gateway, source: source, noAccessLog: noAccessLog, logger: logger)
+        let reloader = ReloadOnSignal(gateway: gateway, file: source.config, profile: source.profile, noAccessLog: noAccessLog, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
@@ -103,16 +85,17 @@ struct RunCommand: AsyncParsableCommand {
 /// error, and the running one keeps serving.
 struct ReloadOnSignal: Service {
     let gateway: Gateway
-    let source: ConfigSourceOptions
+    let file: String
+    let profile: String?
     let noAccessLog: Bool
     let logger: Logger
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
-            logger.notice("SIGHUP: reloading the configuration", metadata: ["file": .string(source.config)])
+            logger.notice("SIGHUP: reloading the configuration", metadata: ["file": .string(file)])
             do {
-                var config = try ConfigLoader.load(file: source.config, profile: source.profile)
+                var config = try ConfigLoader.load(file: file, profile: profile)
                 if noAccessLog { config.accessLog.enabled = false }
                 try await gateway.reload(config)
             } catch {
@@ -135,7 +118,7 @@ struct ReloadCommand: ParsableCommand {
             """
     )
 
-    @OptionGroup var source: ConfigSourceOptions
+    @OptionGroup var source: ConfigOptions
 
     @Option(name: .long, help: "The pid file `jester run` wrote.")
     var pidFile: String?

@@ -1,0 +1,570 @@
+/// The one description of the config's keys: the decoder checks keys and value kinds against it,
+/// and ``ConfigSchema`` generates the JSON Schema (with each key's description) from it, so the two
+/// cannot drift apart.
+package struct FieldSpec: Sendable {
+    package enum Requirement: Sendable {
+        case optional
+        /// Must be present once includes and the profile are merged (the decoder checks it; the
+        /// JSON Schema does not, since a profile or included file may leave it to another file).
+        case required
+        /// Must be present in every file that writes the table (checked by the schema too): a
+        /// route's `name`, which profiles merge by.
+        case always
+    }
+
+    package var key: String
+    package var kind: ValueKind
+    package var summary: String
+    package var requirement: Requirement
+    /// The default, as JSON text for the schema (`"\"single\""`, `true`).
+    package var defaultJSON: String?
+    /// An example of the key written out, for "missing key" fixes: `bind = ":8080"`.
+    package var example: String?
+
+    package init(
+        _ key: String,
+        _ kind: ValueKind,
+        _ summary: String,
+        requirement: Requirement = .optional,
+        defaultJSON: String? = nil,
+        example: String? = nil
+    ) {
+        self.key = key
+        self.kind = kind
+        self.summary = summary
+        self.requirement = requirement
+        self.defaultJSON = defaultJSON
+        self.example = example
+    }
+}
+
+/// What a key's value may be.
+package indirect enum ValueKind: Sendable {
+    /// Any string; `expected` says what kind (`a bind address like ":443"`).
+    case string(expected: String)
+    case enumeration([String])
+    case integer(min: Int64, max: Int64)
+    case bool
+    /// Bytes: an integer, or a string with a unit (`"32KiB"`, `"10MB"`).
+    case size(min: Int64)
+    /// `"250ms"`, `"10s"`, `"5m"`, `"1h"`, `"1m30s"` or a number of seconds.
+    case duration(allowZero: Bool)
+    case array(ValueKind, expected: String)
+    case table(TableSpec)
+    /// A table whose keys are names the user picks, every value of one kind.
+    case map(ValueKind, expected: String)
+    /// One of several shapes.
+    case either([ValueKind], expected: String)
+    /// A string, number or boolean.
+    case scalar
+    /// A key Jester knows and does not support yet; using it is an error with this message.
+    case unsupported(String)
+
+    /// How a type error names what was expected.
+    package var expected: String {
+        switch self {
+        case .string(let expected): return expected
+        case .enumeration(let values): return "one of " + values.map { "\"\($0)\"" }.joined(separator: ", ")
+        case .integer: return "an integer"
+        case .bool: return "true or false"
+        case .size: return "a size like 1048576 or \"32KiB\""
+        case .duration: return "a duration like \"10s\", \"250ms\" or a number of seconds"
+        case .array(_, let expected), .map(_, let expected), .either(_, let expected): return expected
+        case .table(let spec): return "a table (\(spec.name))"
+        case .scalar: return "a string, number or boolean"
+        case .unsupported: return "nothing (not supported yet)"
+        }
+    }
+}
+
+/// The keys one table may hold.
+package struct TableSpec: Sendable {
+    /// How messages name the table: `[routes.matchers]`.
+    package var name: String
+    package var summary: String
+    package var fields: [FieldSpec]
+    /// Keys of which at most one may be set (a route's action, a header matcher's condition).
+    package var exclusive: [String]
+    /// Whether exactly one of ``exclusive`` must be set.
+    package var exactlyOne: Bool
+    /// What to tell a user who set none of ``exclusive``.
+    package var exclusiveFix: String?
+
+    package init(
+        _ name: String,
+        _ summary: String,
+        fields: [FieldSpec],
+        exclusive: [String] = [],
+        exactlyOne: Bool = false,
+        exclusiveFix: String? = nil
+    ) {
+        self.name = name
+        self.summary = summary
+        self.fields = fields
+        self.exclusive = exclusive
+        self.exactlyOne = exactlyOne
+        self.exclusiveFix = exclusiveFix
+    }
+
+    package func field(_ key: String) -> FieldSpec? {
+        fields.first { $0.key == key }
+    }
+}
+
+/// The config's keys, table by table.
+package enum ConfigSpec {
+    static let nameExpected = "a name like \"api\" (letters, digits, '.', '_' and '-')"
+
+    package static let tls = TableSpec(
+        "[listeners.tls]",
+        "Terminate TLS with a certificate chain and private key, both PEM files.",
+        fields: [
+            FieldSpec(
+                "cert",
+                .string(expected: "a path like \"certs/fullchain.pem\""),
+                "The certificate chain (PEM), relative to the file that declares it. The file must exist.",
+                requirement: .required,
+                example: "cert = \"certs/fullchain.pem\""
+            ),
+            FieldSpec(
+                "key",
+                .string(expected: "a path like \"certs/privkey.pem\""),
+                "The private key (PEM), relative to the file that declares it. The file must exist.",
+                requirement: .required,
+                example: "key = \"certs/privkey.pem\""
+            ),
+        ]
+    )
+
+    package static let http = TableSpec(
+        "[listeners.http]",
+        "Limits and timeouts for connections and requests on this listener.",
+        fields: [
+            FieldSpec(
+                "max_header_bytes",
+                .size(min: 1024),
+                "The request line plus all headers, in bytes or with a unit (\"32KiB\"). Over it: 431.",
+                defaultJSON: json(size: Int64(HTTPSettings().maxHeaderBytes))
+            ),
+            FieldSpec(
+                "max_request_body",
+                .size(min: 0),
+                "The request body, in bytes or with a unit (\"16MiB\", \"10MB\" is 10^6), checked as it streams. Over it: 413.",
+                defaultJSON: json(size: HTTPSettings().maxRequestBodyBytes)
+            ),
+            FieldSpec(
+                "header_read_timeout",
+                .duration(allowZero: false),
+                "Time to receive a request's complete head. Over it: 408.",
+                defaultJSON: json(HTTPSettings().headerReadTimeout)
+            ),
+            FieldSpec(
+                "idle_timeout",
+                .duration(allowZero: false),
+                "How long an idle keep-alive connection stays open.",
+                defaultJSON: json(HTTPSettings().idleTimeout)
+            ),
+            FieldSpec(
+                "max_connections",
+                .integer(min: 1, max: Int64(Int32.max)),
+                "Open connections on this listener; more are closed at accept.",
+                defaultJSON: "\(HTTPSettings().maxConnections)"
+            ),
+            FieldSpec(
+                "max_concurrent_streams",
+                .integer(min: 1, max: Int64(Int32.max)),
+                "Concurrent HTTP/2 streams per connection.",
+                defaultJSON: "\(HTTPSettings().maxConcurrentStreams)"
+            ),
+        ]
+    )
+
+    package static let listener = TableSpec(
+        "[[listeners]]",
+        "A listening socket and the protocols it speaks.",
+        fields: [
+            FieldSpec(
+                "name",
+                .string(expected: nameExpected),
+                "The listener's name, which routes' `listeners` refer to. Default \"default\" for the one-listener [listeners] table, \"listener-N\" (1-based) in [[listeners]].",
+                example: "name = \"edge\""
+            ),
+            FieldSpec(
+                "bind",
+                .string(expected: "a bind address like \":443\", \"127.0.0.1:8080\" or \"[::1]:8080\""),
+                "Where to listen: \":443\" (every address), \"127.0.0.1:8080\", \"[::1]:8080\", \"localhost:8080\". Port 1-65535.",
+                requirement: .required,
+                example: "bind = \":8080\""
+            ),
+            FieldSpec("tls", .table(tls), "TLS termination; plaintext when absent."),
+            FieldSpec(
+                "alpn",
+                .array(
+                    .enumeration(["h2", "http/1.1"]),
+                    expected: "an array of ALPN protocols like [\"h2\", \"http/1.1\"]"
+                ),
+                "ALPN protocols offered on TLS, in preference order.",
+                defaultJSON: "[\"h2\", \"http/1.1\"]"
+            ),
+            FieldSpec(
+                "h2c",
+                .bool,
+                "Whether a plaintext listener accepts HTTP/2 with prior knowledge (h2c).",
+                defaultJSON: "false"
+            ),
+            FieldSpec("http", .table(http), "Limits and timeouts."),
+        ]
+    )
+
+    package static let headerMatcher = TableSpec(
+        "[[routes.matchers.headers]]",
+        "A header condition: exactly one of `value`, `present` or `regex`.",
+        fields: [
+            FieldSpec(
+                "name",
+                .string(expected: "a header name like \"x-env\""),
+                "The header name (case-insensitive).",
+                requirement: .always,
+                example: "name = \"x-env\""
+            ),
+            FieldSpec("value", .string(expected: "a string"), "Matches when some value of the header is exactly this."),
+            FieldSpec("present", .bool, "Matches when the header is present (true) or absent (false)."),
+            FieldSpec(
+                "regex",
+                .string(expected: "a regular expression"),
+                "Matches when some value of the header matches this regular expression (searched, not anchored)."
+            ),
+        ],
+        exclusive: ["value", "present", "regex"],
+        exactlyOne: true,
+        exclusiveFix: "Add value = \"…\", present = true or regex = \"…\""
+    )
+
+    package static let matchers = TableSpec(
+        "[routes.matchers]",
+        "What requests the route takes; every matcher present must accept the request.",
+        fields: [
+            FieldSpec(
+                "hosts",
+                .array(
+                    .string(expected: "a host name like \"example.com\" or \"*.example.com\""),
+                    expected: "an array of host names like [\"example.com\", \"*.example.com\"]"
+                ),
+                "Host names: \"example.com\" (exact, case-insensitive, port ignored), \"*.example.com\" (any name ending in .example.com), \"*\" (any). Empty or absent: any host."
+            ),
+            FieldSpec(
+                "path_prefix",
+                .string(expected: "a path like \"/api\""),
+                "A path prefix starting with \"/\", matched on whole segments: \"/api\" matches /api and /api/x, not /apix.",
+                defaultJSON: "\"/\""
+            ),
+            FieldSpec(
+                "methods",
+                .array(
+                    .string(expected: "a method like \"GET\""),
+                    expected: "an array of methods like [\"GET\", \"POST\"]"
+                ),
+                "HTTP methods (upper-cased). Empty or absent: any method."
+            ),
+            FieldSpec(
+                "headers",
+                .array(
+                    .table(headerMatcher),
+                    expected: "an array of header conditions like [{ name = \"x-env\", value = \"prod\" }]"
+                ),
+                "Header conditions, all of which must hold: { name, value }, { name, present = true|false } or { name, regex }."
+            ),
+        ]
+    )
+
+    package static let upstream = TableSpec(
+        "[upstreams.NAME]",
+        "Where to forward requests: one or more targets and how to pick one.",
+        fields: [
+            FieldSpec(
+                "strategy",
+                .enumeration(UpstreamConfig.Strategy.allCases.map(\.rawValue)),
+                "How a target is picked: \"single\" (exactly one target) or \"round_robin\".",
+                defaultJSON: "\"single\""
+            ),
+            FieldSpec(
+                "targets",
+                .array(
+                    .string(expected: "a URL like \"http://127.0.0.1:8080\""),
+                    expected: "an array of URLs like \"http://127.0.0.1:8080\""
+                ),
+                "Target URLs: http:// or https://, a host, an optional port (default 80 or 443) and an optional path prefix put in front of every forwarded path. No query, fragment or user info.",
+                requirement: .required,
+                example: "targets = [\"http://127.0.0.1:8080\"]"
+            ),
+            FieldSpec(
+                "connect_timeout",
+                .duration(allowZero: false),
+                "Time to open a connection to a target. Over it: 502.",
+                defaultJSON: json(UpstreamConfig(name: "", targets: []).connectTimeout)
+            ),
+            FieldSpec(
+                "response_timeout",
+                .duration(allowZero: false),
+                "Time from sending the request to receiving the response head. Over it: 504.",
+                defaultJSON: json(UpstreamConfig(name: "", targets: []).responseHeaderTimeout)
+            ),
+            FieldSpec(
+                "idle_timeout",
+                .duration(allowZero: false),
+                "How long a pooled idle connection is kept.",
+                defaultJSON: json(UpstreamConfig(name: "", targets: []).idleTimeout)
+            ),
+            FieldSpec(
+                "max_idle_per_target",
+                .integer(min: 0, max: Int64(Int32.max)),
+                "Idle connections kept per target and event loop.",
+                defaultJSON: "\(UpstreamConfig(name: "", targets: []).maxIdlePerTarget)"
+            ),
+            FieldSpec("tls_verify", .bool, "Whether https:// targets' certificates are verified.", defaultJSON: "true"),
+            FieldSpec(
+                "ca_file",
+                .string(expected: "a path like \"certs/internal-ca.pem\""),
+                "Extra trust roots (PEM) for https:// targets, relative to the file that declares it. The file must exist."
+            ),
+        ]
+    )
+
+    static let headerField = TableSpec(
+        "header",
+        "A response header.",
+        fields: [
+            FieldSpec(
+                "name",
+                .string(expected: "a header name like \"cache-control\""),
+                "The header name.",
+                requirement: .always,
+                example: "name = \"cache-control\""
+            ),
+            FieldSpec(
+                "value",
+                .string(expected: "a string"),
+                "The header value.",
+                requirement: .always,
+                example: "value = \"no-store\""
+            ),
+        ]
+    )
+
+    static let responseHeaders = ValueKind.either(
+        [
+            .map(.string(expected: "a header value"), expected: "a table of header values"),
+            .array(
+                .table(headerField),
+                expected: "an array of headers like [{ name = \"cache-control\", value = \"no-store\" }]"
+            ),
+        ],
+        expected:
+            "a table like { cache-control = \"no-store\" } or an array like [{ name = \"cache-control\", value = \"no-store\" }]"
+    )
+
+    package static let respond = TableSpec(
+        "[routes.respond]",
+        "Answer with a fixed response.",
+        fields: [
+            FieldSpec("status", .integer(min: 100, max: 599), "The status code, 100-599.", defaultJSON: "200"),
+            FieldSpec("body", .string(expected: "a string"), "The response body.", defaultJSON: "\"\""),
+            FieldSpec(
+                "headers",
+                responseHeaders,
+                "Response headers, as a table ({ cache-control = \"no-store\" }) or an array of { name, value }."
+            ),
+            FieldSpec(
+                "content_type",
+                .string(expected: "a media type like \"application/json\""),
+                "Shorthand for a content-type header. Default text/plain; charset=utf-8 when there is a body."
+            ),
+        ]
+    )
+
+    package static let handler = TableSpec(
+        "[routes.handler]",
+        "Answer from a handler plugin.",
+        fields: [
+            FieldSpec(
+                "plugin",
+                .string(expected: "a path like \"plugins/hello\""),
+                "A plugin directory, plugin.json or .wasm file, relative to the file that declares it. It must exist.",
+                requirement: .required,
+                example: "plugin = \"plugins/hello\""
+            ),
+            FieldSpec(
+                "export",
+                .string(expected: "an export name like \"handle\""),
+                "The export to call. Default: the plugin's handler."
+            ),
+            FieldSpec(
+                "config",
+                .map(.scalar, expected: "a table of strings, numbers or booleans like { greeting = \"Hi\" }"),
+                "Config values passed to the plugin; numbers and booleans are passed as their text."
+            ),
+            FieldSpec("headers", responseHeaders, "Response headers, as a table or an array of { name, value }."),
+        ]
+    )
+
+    package static let route = TableSpec(
+        "[[routes]]",
+        "A route: what requests it takes and what answers them. Exactly one of `upstream`, `respond` or `handler`.",
+        fields: [
+            FieldSpec(
+                "name",
+                .string(expected: nameExpected),
+                "The route's unique name; profiles merge routes by it.",
+                requirement: .always,
+                example: "name = \"api\""
+            ),
+            FieldSpec(
+                "listeners",
+                .array(.string(expected: "a listener name"), expected: "an array of listener names like [\"edge\"]"),
+                "The listeners this route serves, by name. Empty or absent: every listener."
+            ),
+            FieldSpec("matchers", .table(matchers), "What requests the route takes. Absent: every request."),
+            FieldSpec(
+                "upstream",
+                .either(
+                    [.string(expected: "an upstream name"), .table(upstream)],
+                    expected: "an upstream name like \"api\" or a table ([routes.upstream])"
+                ),
+                "Forward to an upstream: the name of an [upstreams.NAME] entry, or an inline table (which becomes an upstream named after the route)."
+            ),
+            FieldSpec("respond", .table(respond), "Answer with a fixed response."),
+            FieldSpec("handler", .table(handler), "Answer from a handler plugin."),
+            FieldSpec(
+                "filters",
+                .unsupported("request filters (routes.filters) are not supported yet in this version of Jester"),
+                "Request filters (a later version)."
+            ),
+            FieldSpec(
+                "response_filters",
+                .unsupported(
+                    "response filters (routes.response_filters) are not supported yet in this version of Jester"
+                ),
+                "Response filters (a later version)."
+            ),
+        ],
+        exclusive: ["upstream", "respond", "handler"],
+        exactlyOne: true,
+        exclusiveFix: "Add upstream = \"NAME\", [routes.upstream], [routes.respond] or [routes.handler]"
+    )
+
+    package static let accessLog = TableSpec(
+        "[access_log]",
+        "Access logging.",
+        fields: [
+            FieldSpec(
+                "enabled",
+                .bool,
+                "Whether a line is logged per request.",
+                defaultJSON: "\(AccessLogConfig().enabled)"
+            )
+        ]
+    )
+
+    package static let lifecycle = TableSpec(
+        "[lifecycle]",
+        "Graceful shutdown and reload.",
+        fields: [
+            FieldSpec(
+                "drain_timeout",
+                .duration(allowZero: true),
+                "How long a graceful shutdown waits for requests in flight.",
+                defaultJSON: json(LifecycleConfig().drainTimeout)
+            ),
+            FieldSpec(
+                "pid_file",
+                .string(expected: "a path like \"/run/jester.pid\""),
+                "Where `jester run` writes its process id for `jester reload`, relative to the file that declares it."
+            ),
+        ]
+    )
+
+    package static let root = TableSpec(
+        "the top level",
+        "A Jester gateway config.",
+        fields: [
+            FieldSpec(
+                "include",
+                .array(
+                    .string(expected: "a glob like \"routes/*.toml\""),
+                    expected: "an array of globs like [\"routes/*.toml\"]"
+                ),
+                "Files to merge into this one: glob patterns relative to this file, each file of one glob in name order. Tables merge, [[routes]] and [[listeners]] append, a key set in two files is an error."
+            ),
+            FieldSpec(
+                "listeners",
+                .either(
+                    [.table(listener), .array(.table(listener), expected: "an array of tables ([[listeners]])")],
+                    expected: "a table ([listeners]) or an array of tables ([[listeners]])"
+                ),
+                "The listeners: one [listeners] table, or several [[listeners]]."
+            ),
+            FieldSpec(
+                "routes",
+                .array(.table(route), expected: "an array of tables ([[routes]])"),
+                "The routes, matched in order: the first whose matchers accept a request serves it."
+            ),
+            FieldSpec(
+                "upstreams",
+                .map(.table(upstream), expected: "a table of upstreams ([upstreams.NAME])"),
+                "Named upstreams that routes refer to."
+            ),
+            FieldSpec("access_log", .table(accessLog), "Access logging."),
+            FieldSpec("lifecycle", .table(lifecycle), "Graceful shutdown and reload."),
+            FieldSpec(
+                "plugins",
+                .unsupported("the [plugins] table is not supported yet in this version of Jester"),
+                "Plugin discovery (a later version)."
+            ),
+            FieldSpec(
+                "admin",
+                .unsupported("the [admin] table is not supported yet in this version of Jester"),
+                "The admin API (a later version)."
+            ),
+        ]
+    )
+
+    static func json(_ duration: ConfigDuration) -> String { "\"\(duration)\"" }
+
+    static func json(size: Int64) -> String { "\"\(formatSize(size))\"" }
+
+    /// `32768` → `32KiB`, `10000000` → `10MB`, `512` → `512B`.
+    package static func formatSize(_ bytes: Int64) -> String {
+        let units: [(String, Int64)] = [
+            ("TiB", 1 << 40), ("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10),
+            ("TB", 1_000_000_000_000), ("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1000),
+        ]
+        for (unit, factor) in units where bytes > 0 && bytes % factor == 0 {
+            return "\(bytes / factor)\(unit)"
+        }
+        return "\(bytes)B"
+    }
+
+    /// The kind of the value at a path, walking tables, arrays and maps; nil when unknown.
+    package static func kind(at path: ConfigKeyPath) -> ValueKind? {
+        var kind = ValueKind.table(root)
+        for component in path.components {
+            guard let next = step(kind, component) else { return nil }
+            kind = next
+        }
+        return kind
+    }
+
+    private static func step(_ kind: ValueKind, _ component: ConfigKeyPath.Component) -> ValueKind? {
+        switch (kind, component) {
+        case (.table(let spec), .key(let key)): return spec.field(key)?.kind
+        case (.map(let value, _), .key): return value
+        case (.array(let element, _), .index): return element
+        case (.either(let kinds, _), _):
+            for candidate in kinds {
+                if let next = step(candidate, component) { return next }
+            }
+            return nil
+        default: return nil
+        }
+    }
+}
