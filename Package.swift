@@ -66,6 +66,7 @@ let package = Package(
         .target(
             name: "JesterConfig",
             dependencies: [
+                "JesterManifest",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings

@@ -1,3 +1,4 @@
+import JesterManifest
 /// The JSON Schema of a config file.
 public enum ConfigSchema {
     /// The JSON Schema (draft 2020-12) of one config file as written: the main file, an included
@@ -189,24 +190,6 @@ package indirect enum JSONNode: Sendable {
     }
 
     static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out +=
-                        "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                        + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        JSONValue.string(text).serialized()
     }
 }

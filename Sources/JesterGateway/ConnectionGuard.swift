@@ -119,8 +119,9 @@ final class ConnectionGuard: ChannelInboundHandler, @unchecked Sendable {  // co
             let body = "431 Request Header Fields Too Large: request headers larger than \(maxHeaderBytes) bytes\n"
             text = "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\nconnection: close\r\n\r\n\(body)"
         }
+        let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).whenComplete { _ in
-            context.close(promise: nil)
+            channel.close(promise: nil)
         }
     }
 }

@@ -44,7 +44,7 @@ final class ProxyExchange: UpstreamDelegate {
         handler.setReadsPaused(true)
         let pool = pools.pool(for: endpoint)
         let future = fresh ? pool.connect(endpoint) : pool.acquire(endpoint)
-        future.whenComplete { result in
+        future.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
                 if self.finished {
@@ -62,7 +62,7 @@ final class ProxyExchange: UpstreamDelegate {
     private func attach(_ connection: UpstreamConnection) {
         self.connection = connection
         connection.handler.attach(self)
-        pools.statistics.upstreamRequest(reused: connection.reused)
+        pools.counters.upstreamRequest(reused: connection.reused)
         let channel = connection.channel
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
         for body in pending {

@@ -37,35 +37,61 @@ enum ProxyHeaders {
         for name in named { headers.remove(name: name) }
     }
 
-    /// The request head as it goes to the upstream.
+    /// `Via` values for the common protocol versions, built once.
+    static let via11 = "1.1 jester"
+    static let via2 = "2 jester"
+
+    static func via(for version: HTTPVersion) -> String {
+        if version.major == 1, version.minor == 1 { return via11 }
+        if version.major == 2 { return via2 }
+        return "\(version.major).\(version.minor) jester"
+    }
+
+    /// The request head as it goes to the upstream, built in one pass over the client's headers:
+    /// hop-by-hop headers (and those `Connection` names) and `Expect` dropped, `X-Forwarded-For`
+    /// merged and appended to, `X-Forwarded-Proto`/`-Host` set, `Via` added, the rest in order.
     static func upstreamRequest(
         _ head: HTTPRequestHead, path: String, clientAddress: String, scheme: String, host: String?,
-        endpoint: UpstreamEndpoint, viaVersion: String
+        endpoint: UpstreamEndpoint, via: String
     ) -> HTTPRequestHead {
-        var headers = head.headers
-        removeHopByHop(&headers)
-        headers.remove(name: "expect")
-        if host == nil || !headers.contains(name: "host") {
-            headers.replaceOrAdd(name: "host", value: host ?? endpoint.authority)
+        var named: [String] = []
+        for value in head.headers["connection"] {
+            for token in value.split(separator: ",") {
+                let name = token.trimmingSpaces().lowercased()
+                if !name.isEmpty { named.append(name) }
+            }
         }
-        if let existing = headers.first(name: "x-forwarded-for") {
-            headers.replaceOrAdd(name: "x-forwarded-for", value: "\(existing), \(clientAddress)")
-        } else {
-            headers.add(name: "x-forwarded-for", value: clientAddress)
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(head.headers.count + 4)
+        var forwardedFor: String?
+        var sawHost = false
+        for (name, value) in head.headers {
+            if isHopByHop(name) || name.equalsIgnoringASCIICase("expect") || name.equalsIgnoringASCIICase("x-forwarded-proto") {
+                continue
+            }
+            if host != nil, name.equalsIgnoringASCIICase("x-forwarded-host") { continue }
+            if name.equalsIgnoringASCIICase("x-forwarded-for") {
+                forwardedFor = forwardedFor.map { "\($0), \(value)" } ?? value
+                continue
+            }
+            if !named.isEmpty, named.contains(name.lowercased()) { continue }
+            if name.equalsIgnoringASCIICase("host") { sawHost = true }
+            headers.add(name: name, value: value)
         }
-        headers.replaceOrAdd(name: "x-forwarded-proto", value: scheme)
-        if let host { headers.replaceOrAdd(name: "x-forwarded-host", value: host) }
-        headers.add(name: "via", value: "\(viaVersion) jester")
-        var upstream = HTTPRequestHead(version: .http1_1, method: head.method, uri: endpoint.target.pathPrefix + path, headers: headers)
-        upstream.version = .http1_1
-        return upstream
+        if !sawHost { headers.add(name: "host", value: host ?? endpoint.authority) }
+        headers.add(name: "x-forwarded-for", value: forwardedFor.map { "\($0), \(clientAddress)" } ?? clientAddress)
+        headers.add(name: "x-forwarded-proto", value: scheme)
+        if let host { headers.add(name: "x-forwarded-host", value: host) }
+        headers.add(name: "via", value: via)
+        let uri = endpoint.target.pathPrefix.isEmpty ? path : endpoint.target.pathPrefix + path
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
     }
 
     /// The response head as it goes back to the client.
     static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion) -> HTTPResponseHead {
         var headers = head.headers
         removeHopByHop(&headers)
-        headers.add(name: "via", value: "\(head.version.major).\(head.version.minor) jester")
+        headers.add(name: "via", value: via(for: head.version))
         return HTTPResponseHead(version: version, status: head.status, headers: headers)
     }
 }

@@ -216,7 +216,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             request?.target = endpoint.target.description
             let upstreamHead = ProxyHeaders.upstreamRequest(
                 head, path: String(target.path), clientAddress: connection.clientAddress, scheme: connection.scheme,
-                host: target.host.map(String.init), endpoint: endpoint, viaVersion: isHTTP2 ? "2" : "\(head.version.major).\(head.version.minor)"
+                host: target.host.map(String.init), endpoint: endpoint, via: isHTTP2 ? ProxyHeaders.via2 : ProxyHeaders.via(for: head.version)
             )
             let exchange = ProxyExchange(handler: self, endpoint: endpoint, route: route.name, head: upstreamHead)
             state = .proxying(exchange)
@@ -378,7 +378,8 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         if close {
             let promise = context.eventLoop.makePromise(of: Void.self)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: promise)
-            promise.futureResult.whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
         } else {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             drainPipeline()
@@ -396,7 +397,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
 
     private func logAccess() {
         guard let info = request else { return }
-        connection.core.statistics.requestServed()
+        connection.pools.counters.requests.add(1, ordering: .relaxed)
         guard let access = connection.core.accessLogger else { return }
         let now = NIODeadline.now()
         var metadata: Logger.Metadata = [

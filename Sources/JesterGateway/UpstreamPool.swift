@@ -13,17 +13,18 @@ import Synchronization
 final class LoopPools: @unchecked Sendable {  // confined to `eventLoop`; checked in debug builds
     let eventLoop: any EventLoop
     private var pools: [UpstreamEndpoint.Key: EndpointPool] = [:]
-    let statistics: GatewayStatistics
+    /// This loop's traffic counters: each loop writes its own, so no cache line bounces between cores.
+    let counters: LoopCounters
 
     init(eventLoop: any EventLoop, statistics: GatewayStatistics) {
         self.eventLoop = eventLoop
-        self.statistics = statistics
+        counters = statistics.makeStripe()
     }
 
     func pool(for endpoint: UpstreamEndpoint) -> EndpointPool {
         eventLoop.assertInEventLoop()
         if let pool = pools[endpoint.key] { return pool }
-        let pool = EndpointPool(eventLoop: eventLoop, statistics: statistics)
+        let pool = EndpointPool(eventLoop: eventLoop, counters: counters)
         pools[endpoint.key] = pool
         return pool
     }
@@ -63,12 +64,12 @@ final class PoolRegistry: Sendable {
 /// Idle keep-alive connections to one target on one event loop, most recently used first.
 final class EndpointPool: @unchecked Sendable {  // confined to `eventLoop`
     let eventLoop: any EventLoop
-    let statistics: GatewayStatistics
+    let counters: LoopCounters
     private var idle: [UpstreamConnection] = []
 
-    init(eventLoop: any EventLoop, statistics: GatewayStatistics) {
+    init(eventLoop: any EventLoop, counters: LoopCounters) {
         self.eventLoop = eventLoop
-        self.statistics = statistics
+        self.counters = counters
     }
 
     /// An idle connection if one is open, else a new one.
@@ -91,7 +92,7 @@ final class EndpointPool: @unchecked Sendable {  // confined to `eventLoop`
 
     /// A new connection, bypassing idle ones (a retry after a stale pooled connection).
     func connect(_ endpoint: UpstreamEndpoint) -> EventLoopFuture<UpstreamConnection> {
-        statistics.connectionOpened()
+        counters.opened.add(1, ordering: .relaxed)
         let handler = UpstreamClientHandler()
         let target = endpoint.target
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -261,30 +262,45 @@ final class UpstreamClientHandler: ChannelDuplexHandler, @unchecked Sendable {  
     }
 }
 
-/// Counters about the gateway's traffic, readable at any time.
+/// One event loop's traffic counters.
+final class LoopCounters: Sendable {
+    let requests = Atomic<Int>(0)
+    let upstream = Atomic<Int>(0)
+    let reused = Atomic<Int>(0)
+    let opened = Atomic<Int>(0)
+    /// Keeps two loops' counters off one cache line.
+    private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+
+    func upstreamRequest(reused wasReused: Bool) {
+        upstream.add(1, ordering: .relaxed)
+        if wasReused { reused.add(1, ordering: .relaxed) }
+    }
+}
+
+/// Counters about the gateway's traffic, readable at any time (sums over the event loops).
 public final class GatewayStatistics: Sendable {
-    private let requestCount = Atomic<Int>(0)
-    private let upstreamCount = Atomic<Int>(0)
-    private let reusedCount = Atomic<Int>(0)
-    private let openedCount = Atomic<Int>(0)
+    private let stripes = NIOLockedValueBox<[LoopCounters]>([])
 
     init() {}
 
-    func connectionOpened() { openedCount.add(1, ordering: .relaxed) }
-    func requestServed() { requestCount.add(1, ordering: .relaxed) }
-    func upstreamRequest(reused: Bool) {
-        upstreamCount.add(1, ordering: .relaxed)
-        if reused { reusedCount.add(1, ordering: .relaxed) }
+    func makeStripe() -> LoopCounters {
+        let counters = LoopCounters()
+        stripes.withLockedValue { $0.append(counters) }
+        return counters
+    }
+
+    private func sum(_ value: (LoopCounters) -> Int) -> Int {
+        stripes.withLockedValue { $0.reduce(0) { $0 + value($1) } }
     }
 
     /// Requests answered (by any route or error).
-    public var requests: Int { requestCount.load(ordering: .relaxed) }
+    public var requests: Int { sum { $0.requests.load(ordering: .relaxed) } }
     /// Requests sent to an upstream.
-    public var upstreamRequests: Int { upstreamCount.load(ordering: .relaxed) }
+    public var upstreamRequests: Int { sum { $0.upstream.load(ordering: .relaxed) } }
     /// Upstream requests sent on a pooled (reused) connection.
-    public var reusedUpstreamRequests: Int { reusedCount.load(ordering: .relaxed) }
+    public var reusedUpstreamRequests: Int { sum { $0.reused.load(ordering: .relaxed) } }
     /// Upstream connections opened.
-    public var upstreamConnectionsOpened: Int { openedCount.load(ordering: .relaxed) }
+    public var upstreamConnectionsOpened: Int { sum { $0.opened.load(ordering: .relaxed) } }
 }
 
 extension String {

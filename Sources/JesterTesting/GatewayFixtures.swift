@@ -57,8 +57,8 @@ public final class BackgroundProcess: @unchecked Sendable {  // the Process is o
         let directory = try JesterFixtures.temporaryDirectory("proc")
         stdoutPath = directory + "/stdout"
         stderrPath = directory + "/stderr"
-        FileManager.default.createFile(atPath: stdoutPath, contents: nil)
-        FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
