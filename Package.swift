@@ -130,6 +130,7 @@ let package = Package(
         .testTarget(
             name: "JesterManifestTests",
             dependencies: ["JesterManifest"],
+            exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(
