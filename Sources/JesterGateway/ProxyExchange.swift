@@ -36,15 +36,14 @@ final class ProxyExchange: UpstreamDelegate {
         if let idle = pool.takeIdle() {
             attach(idle)
         } else {
-            acquire(fresh: true)
+            connectNew()
         }
     }
 
-    private func acquire(fresh: Bool) {
+    /// Opens a new connection; the client's reads wait until it is ready.
+    private func connectNew() {
         handler.setReadsPaused(true)
-        let pool = pools.pool(for: endpoint)
-        let future = fresh ? pool.connect(endpoint) : pool.acquire(endpoint)
-        future.assumeIsolated().whenComplete { result in
+        pools.pool(for: endpoint).connect(endpoint).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
                 if self.finished {
@@ -127,6 +126,11 @@ final class ProxyExchange: UpstreamDelegate {
     /// The client went away or broke the request: drop the upstream connection.
     func abort() {
         guard !finished else { return }
+        dropConnection()
+    }
+
+    /// Ends the exchange and closes its upstream connection, which cannot be reused.
+    private func dropConnection() {
         finished = true
         disarmResponseTimer()
         if let connection {
@@ -204,20 +208,14 @@ final class ProxyExchange: UpstreamDelegate {
             connection.handler.detach()
             self.connection = nil
             disarmResponseTimer()
-            acquire(fresh: true)
+            connectNew()
             return
         }
         fail(GatewayFailure(.upstreamClosed(why)))
     }
 
     private func fail(_ failure: GatewayFailure) {
-        finished = true
-        disarmResponseTimer()
-        if let connection {
-            connection.handler.detach()
-            connection.channel.close(promise: nil)
-        }
-        connection = nil
+        dropConnection()
         if responseStarted {
             handler.finishAbruptly(error: failure.code)
         } else {

@@ -23,8 +23,8 @@ enum ProxyHeaders {
         }
     }
 
-    /// Removes hop-by-hop headers and the headers the `Connection` header names.
-    static func removeHopByHop(_ headers: inout HTTPHeaders) {
+    /// The header names a `Connection` header lists, lower-case.
+    static func connectionTokens(_ headers: HTTPHeaders) -> [String] {
         var named: [String] = []
         for value in headers["connection"] {
             for token in value.split(separator: ",") {
@@ -32,6 +32,12 @@ enum ProxyHeaders {
                 if !name.isEmpty { named.append(name) }
             }
         }
+        return named
+    }
+
+    /// Removes hop-by-hop headers and the headers the `Connection` header names.
+    static func removeHopByHop(_ headers: inout HTTPHeaders) {
+        let named = connectionTokens(headers)
         guard headers.contains(where: { isHopByHop($0.name) }) || !named.isEmpty else { return }
         for name in hopByHop { headers.remove(name: name) }
         for name in named { headers.remove(name: name) }
@@ -54,13 +60,7 @@ enum ProxyHeaders {
         _ head: HTTPRequestHead, path: String, clientAddress: String, scheme: String, host: String?,
         endpoint: UpstreamEndpoint, via: String
     ) -> HTTPRequestHead {
-        var named: [String] = []
-        for value in head.headers["connection"] {
-            for token in value.split(separator: ",") {
-                let name = token.trimmingSpaces().lowercased()
-                if !name.isEmpty { named.append(name) }
-            }
-        }
+        let named = connectionTokens(head.headers)
         var headers = HTTPHeaders()
         headers.reserveCapacity(head.headers.count + 4)
         var forwardedFor: String?

@@ -52,8 +52,7 @@ struct StaticResponse: Sendable {
 
     init(_ config: StaticResponseConfig) {
         status = HTTPResponseStatus(statusCode: config.status)
-        var headers = HTTPHeaders()
-        for field in config.headers { headers.add(name: field.name, value: field.value) }
+        var headers = HTTPHeadersBuilder.make(config.headers)
         if !config.body.isEmpty, !headers.contains(name: "content-type") {
             headers.add(name: "content-type", value: "text/plain; charset=utf-8")
         }

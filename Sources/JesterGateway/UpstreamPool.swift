@@ -72,12 +72,6 @@ final class EndpointPool: @unchecked Sendable {  // confined to `eventLoop`
         self.counters = counters
     }
 
-    /// An idle connection if one is open, else a new one.
-    func acquire(_ endpoint: UpstreamEndpoint) -> EventLoopFuture<UpstreamConnection> {
-        if let connection = takeIdle() { return eventLoop.makeSucceededFuture(connection) }
-        return connect(endpoint)
-    }
-
     /// The most recently used open idle connection, if any.
     func takeIdle() -> UpstreamConnection? {
         while let connection = idle.popLast() {
@@ -90,7 +84,7 @@ final class EndpointPool: @unchecked Sendable {  // confined to `eventLoop`
         return nil
     }
 
-    /// A new connection, bypassing idle ones (a retry after a stale pooled connection).
+    /// A new connection (when no idle one is open, or to retry after a stale pooled one).
     func connect(_ endpoint: UpstreamEndpoint) -> EventLoopFuture<UpstreamConnection> {
         counters.opened.add(1, ordering: .relaxed)
         let handler = UpstreamClientHandler()
