@@ -1,3 +1,5 @@
+public import JesterManifest
+
 /// The gateway's configuration after loading: every include merged, the profile overlaid,
 /// `${ENV:DEFAULT}` interpolated, every value checked. The gateway only ever sees this form.
 ///
@@ -16,6 +18,8 @@ public struct GatewayConfig: Sendable, Equatable {
     public var accessLog: AccessLogConfig
     /// Graceful shutdown and reload.
     public var lifecycle: LifecycleConfig
+    /// `[plugins]`: discovery and the unsafe tier.
+    public var plugins: PluginsConfig
     /// Every file that contributed to this config, main file first.
     public var files: [String]
 
@@ -25,6 +29,7 @@ public struct GatewayConfig: Sendable, Equatable {
         upstreams: [UpstreamConfig] = [],
         accessLog: AccessLogConfig = AccessLogConfig(),
         lifecycle: LifecycleConfig = LifecycleConfig(),
+        plugins: PluginsConfig = PluginsConfig(),
         files: [String] = []
     ) {
         self.listeners = listeners
@@ -32,6 +37,7 @@ public struct GatewayConfig: Sendable, Equatable {
         self.upstreams = upstreams
         self.accessLog = accessLog
         self.lifecycle = lifecycle
+        self.plugins = plugins
         self.files = files
     }
 
@@ -175,6 +181,10 @@ public struct RouteConfig: Sendable, Equatable {
     public var listeners: [String]
     public var matchers: MatcherConfig
     public var action: RouteAction
+    /// `[[routes.filters]]`: run in order before the action (upstream, respond or handler).
+    public var filters: [FilterConfig]
+    /// `[[routes.response_filters]]`: run in order on the response before it goes to the client.
+    public var responseFilters: [FilterConfig]
     public var location: SourceLocation
 
     public init(
@@ -182,12 +192,16 @@ public struct RouteConfig: Sendable, Equatable {
         listeners: [String] = [],
         matchers: MatcherConfig = MatcherConfig(),
         action: RouteAction,
+        filters: [FilterConfig] = [],
+        responseFilters: [FilterConfig] = [],
         location: SourceLocation = SourceLocation(file: "", line: 0)
     ) {
         self.name = name
         self.listeners = listeners
         self.matchers = matchers
         self.action = action
+        self.filters = filters
+        self.responseFilters = responseFilters
         self.location = location
     }
 }
@@ -356,6 +370,113 @@ public struct PluginHandlerConfig: Sendable, Equatable {
         self.export = export
         self.config = config
         self.headers = headers
+    }
+}
+
+/// One entry of `[[routes.filters]]` or `[[routes.response_filters]]`.
+///
+/// ```toml
+/// [[routes.filters]]
+/// type = "builtin"
+/// name = "rate-limit"
+/// config = { rps = 100, burst = 20, key = ["ip"] }
+///
+/// [[routes.filters]]
+/// type = "wasm"
+/// name = "auth"
+/// plugin = "plugins/auth"          # a plugin id from [plugins] search_paths, or a path
+/// failure_policy = "fail_open"
+/// config = { header = "x-api-key" }
+/// ```
+public struct FilterConfig: Sendable, Equatable {
+    /// Which tier runs the filter.
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        /// A Swift filter compiled into Jester (`name` picks it).
+        case builtin
+        /// A sandboxed WebAssembly plugin of the `http-filter` world.
+        case wasm
+        /// A native shared library behind `include/jester_filter.h`; needs `--allow-unsafe-dylib`.
+        case dylib
+    }
+
+    /// What happens when the filter fails (a trap, a limit, a busy plugin, a bad answer).
+    public enum FailurePolicy: String, Sendable, Equatable, CaseIterable {
+        /// Answer 500, or 503 when the plugin hit a limit or was busy (the default).
+        case failClosed = "fail_closed"
+        /// Log the failure and go on as if the filter had passed the message on unchanged.
+        case failOpen = "fail_open"
+    }
+
+    public var kind: Kind
+    /// For `builtin`, the filter's name (`headers`, `rate-limit`, …); for `wasm` and `dylib`, a label for
+    /// logs and errors (defaults to the plugin's id or the library's file name when unset in TOML).
+    public var name: String
+    /// For `wasm`: the plugin, as an id found under `[plugins] search_paths`, or a path (a
+    /// directory, `plugin.json` or `.wasm`) resolved against the declaring file's directory.
+    public var plugin: String?
+    /// For `dylib`: the shared library's path, resolved against the declaring file's directory.
+    /// For `wasm`, an alternative to `plugin` naming the module path.
+    public var module: String?
+    /// The filter's `config` table as JSON (an object; empty when absent).
+    public var config: JSONValue
+    public var failurePolicy: FailurePolicy
+    /// For response filters: also run on the gateway's own error answers (502, 504, …).
+    public var runOnErrors: Bool
+    /// Where the entry starts.
+    public var location: SourceLocation
+    /// Where each value under `config` was written, keyed by the path a ``JSONSchemaViolation``
+    /// reports (`$` for the table, `$.rps`, `$.key[0]`), so that an error names the file and line.
+    public var configLocations: [String: SourceLocation]
+
+    public init(
+        kind: Kind,
+        name: String,
+        plugin: String? = nil,
+        module: String? = nil,
+        config: JSONValue = .object([]),
+        failurePolicy: FailurePolicy = .failClosed,
+        runOnErrors: Bool = false,
+        location: SourceLocation = SourceLocation(file: "", line: 0),
+        configLocations: [String: SourceLocation] = [:]
+    ) {
+        self.kind = kind
+        self.name = name
+        self.plugin = plugin
+        self.module = module
+        self.config = config
+        self.failurePolicy = failurePolicy
+        self.runOnErrors = runOnErrors
+        self.location = location
+        self.configLocations = configLocations
+    }
+
+    /// Where the config value at `path` (`$.rps`, `$.key[0]`) was written: the closest enclosing
+    /// value that has a location, else the entry itself.
+    public func location(ofConfig path: String) -> SourceLocation {
+        var path = path
+        while true {
+            if let found = configLocations[path] { return found }
+            guard let cut = path.lastIndex(where: { $0 == "." || $0 == "[" }) else { return location }
+            path = String(path[..<cut])
+        }
+    }
+}
+
+/// `[plugins]`.
+public struct PluginsConfig: Sendable, Equatable {
+    /// Directories scanned at start and on reload for plugins (`plugin.json` next to a `.wasm`,
+    /// or one directory per plugin); a filter's `plugin` may then name a plugin by its id.
+    /// Absolute, resolved against the declaring file's directory.
+    public var searchPaths: [String]
+    /// Whether `dylib` filters may load (`allow_unsafe_dylib`, default `false`; `jester run
+    /// --allow-unsafe-dylib` also allows them). Native code runs unsandboxed in the gateway.
+    public var allowUnsafeDylib: Bool
+    public var location: SourceLocation
+
+    public init(searchPaths: [String] = [], allowUnsafeDylib: Bool = false, location: SourceLocation = SourceLocation(file: "", line: 0)) {
+        self.searchPaths = searchPaths
+        self.allowUnsafeDylib = allowUnsafeDylib
+        self.location = location
     }
 }
 

@@ -128,6 +128,7 @@ private struct ManifestDecoder {
             default: report("$.config_schema", "must be a JSON Schema (an object or a boolean), found \(configSchema.typeDescription)")
             }
         }
+        let httpFilter = root.value("http_filter").map { decodeHTTPFilter($0, path: "$.http_filter") }
         let sha256 = root.string("sha256", decoder: &self)
         if let sha256, sha256.utf8.count != 64 || !sha256.utf8.allSatisfy(isLowerHex) {
             report("$.sha256", "must be 64 lowercase hex digits (the SHA-256 of the module file)")
@@ -145,7 +146,17 @@ private struct ManifestDecoder {
         return PluginManifest(
             id: id, name: name, version: version, description: description, author: author, module: module,
             abi: abi, abiVersion: abiVersion, exports: exports, permissions: permissions, limits: limits,
-            configSchema: configSchema, sha256: sha256, signature: signature)
+            configSchema: configSchema, httpFilter: httpFilter, sha256: sha256, signature: signature)
+    }
+
+    mutating func decodeHTTPFilter(_ value: JSONValue, path: String) -> HTTPFilterOptions {
+        var options = HTTPFilterOptions()
+        guard var reader = ObjectReader(value, path: path, decoder: &self) else { return options }
+        if let flag = reader.bool("buffer_request_body", decoder: &self) { options.bufferRequestBody = flag }
+        if let flag = reader.bool("buffer_response_body", decoder: &self) { options.bufferResponseBody = flag }
+        if let bytes = reader.integer("max_body_bytes", range: 1...(64 << 20), decoder: &self) { options.maxBodyBytes = Int(bytes) }
+        reader.finish(decoder: &self)
+        return options
     }
 
     private func isLowerHex(_ byte: UInt8) -> Bool {

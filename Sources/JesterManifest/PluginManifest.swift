@@ -34,6 +34,8 @@ public struct PluginManifest: Sendable, Hashable {
     public var limits: ResourceLimits
     /// JSON Schema for the plugin's per-use configuration.
     public var configSchema: JSONValue?
+    /// How the gateway feeds an `http-filter` plugin (`http_filter` in `plugin.json`).
+    public var httpFilter: HTTPFilterOptions?
     /// Lowercase hex SHA-256 of the module file.
     public var sha256: String?
     public var signature: ManifestSignature?
@@ -42,7 +44,7 @@ public struct PluginManifest: Sendable, Hashable {
         id: String, name: String? = nil, version: SemanticVersion = SemanticVersion(0, 1, 0),
         description: String = "", author: String = "", module: String? = nil, abi: PluginABI? = nil,
         abiVersion: SemanticVersion? = nil, exports: [ExportDeclaration] = [], permissions: Permissions = .none,
-        limits: ResourceLimits = ResourceLimits(), configSchema: JSONValue? = nil, sha256: String? = nil,
+        limits: ResourceLimits = ResourceLimits(), configSchema: JSONValue? = nil, httpFilter: HTTPFilterOptions? = nil, sha256: String? = nil,
         signature: ManifestSignature? = nil
     ) {
         self.id = id
@@ -57,6 +59,7 @@ public struct PluginManifest: Sendable, Hashable {
         self.permissions = permissions
         self.limits = limits
         self.configSchema = configSchema
+        self.httpFilter = httpFilter
         self.sha256 = sha256
         self.signature = signature
     }
@@ -161,5 +164,26 @@ public struct ManifestSignature: Sendable, Hashable {
     public init(publicKey: String, value: String) {
         self.publicKey = publicKey
         self.value = value
+    }
+}
+
+/// `http_filter` in `plugin.json`: what an `http-filter` plugin needs from the gateway.
+///
+/// ```json
+/// "http_filter": { "buffer_response_body": true, "max_body_bytes": 1048576 }
+/// ```
+public struct HTTPFilterOptions: Sendable, Hashable {
+    /// Collect the whole request body before `on-request`, so that `request.body()` returns it.
+    public var bufferRequestBody: Bool
+    /// Collect the whole response body before `on-response`, so that `response.body()` returns it.
+    public var bufferResponseBody: Bool
+    /// The most a buffered body may hold (default 1 MiB, at most 64 MiB); a larger one fails the
+    /// filter (413 for a request body).
+    public var maxBodyBytes: Int
+
+    public init(bufferRequestBody: Bool = false, bufferResponseBody: Bool = false, maxBodyBytes: Int = 1 << 20) {
+        self.bufferRequestBody = bufferRequestBody
+        self.bufferResponseBody = bufferResponseBody
+        self.maxBodyBytes = maxBodyBytes
     }
 }
