@@ -17,6 +17,12 @@ struct GatewayFailure: Error, Sendable {
         case upstreamProtocol(String)
         case pluginFailed(String)
         case pluginUnavailable(String)
+        /// A filter failed; the detail goes to the log, not to the client.
+        case filterFailed(filter: String, String)
+        /// A filter was busy or over a limit.
+        case filterUnavailable(filter: String, String)
+        /// A filter needed the whole body and it was larger than its buffer.
+        case filterBodyTooLarge(filter: String, limit: Int)
         case shuttingDown
     }
 
@@ -39,8 +45,9 @@ struct GatewayFailure: Error, Sendable {
         case .headerTimeout: .requestTimeout
         case .upstreamConnect, .upstreamClosed, .upstreamProtocol: .badGateway
         case .upstreamTimeout: .gatewayTimeout
-        case .pluginFailed: .internalServerError
-        case .pluginUnavailable, .shuttingDown: .serviceUnavailable
+        case .pluginFailed, .filterFailed: .internalServerError
+        case .pluginUnavailable, .filterUnavailable, .shuttingDown: .serviceUnavailable
+        case .filterBodyTooLarge: .payloadTooLarge
         }
     }
 
@@ -58,6 +65,9 @@ struct GatewayFailure: Error, Sendable {
         case .upstreamProtocol: "upstream_protocol_error"
         case .pluginFailed: "plugin_failed"
         case .pluginUnavailable: "plugin_unavailable"
+        case .filterFailed: "filter_failed"
+        case .filterUnavailable: "filter_unavailable"
+        case .filterBodyTooLarge: "filter_body_too_large"
         case .shuttingDown: "shutting_down"
         }
     }
@@ -77,7 +87,18 @@ struct GatewayFailure: Error, Sendable {
         case .upstreamProtocol(let why): return "the upstream sent an invalid response: \(why)\(suffix)"
         case .pluginFailed(let why): return "the plugin failed: \(why)\(suffix)"
         case .pluginUnavailable(let why): return "the plugin is unavailable: \(why)\(suffix)"
+        case .filterFailed(let filter, _): return "filter \(filter) failed\(suffix)"
+        case .filterUnavailable(let filter, _): return "filter \(filter) is unavailable\(suffix)"
+        case .filterBodyTooLarge(let filter, let limit): return "filter \(filter) buffers bodies of at most \(limit) bytes, and this one is larger\(suffix)"
         case .shuttingDown: return "the gateway is shutting down"
+        }
+    }
+
+    /// What the log says beyond ``message``: a filter's error.
+    var detail: String? {
+        switch kind {
+        case .filterFailed(_, let detail), .filterUnavailable(_, let detail): return detail
+        default: return nil
         }
     }
 

@@ -91,6 +91,13 @@ final class ProxyExchange: UpstreamDelegate {
         fail(GatewayFailure(.upstreamTimeout))
     }
 
+    /// The whole exchange ran past the deadline a `timeout` filter set: 504, or the connection is
+    /// cut if the response had started.
+    func exchangeTimedOut() {
+        guard !finished else { return }
+        fail(GatewayFailure(.upstreamTimeout))
+    }
+
     // MARK: client side
 
     func forwardBody(_ body: ByteBuffer) {

@@ -36,6 +36,8 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
 
     private enum State {
         case idle
+        /// The route's request filters run (or wait for the whole body first).
+        case filtering(PendingRequest)
         /// Answering locally once the request ends; the body is read and dropped (or kept for a plugin).
         case local(LocalAnswer)
         case proxying(ProxyExchange)
@@ -48,6 +50,38 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         case failure(GatewayFailure)
         case fixed(StaticResponse)
         case plugin(PluginRoute, body: ByteBuffer)
+        /// A request filter answered.
+        case filtered(FilterResponse)
+    }
+
+    /// A request whose request filters are running: where it goes next, and what of its body
+    /// arrived meanwhile.
+    final class PendingRequest {
+        let route: CompiledRoute
+        let target: RequestTarget
+        /// Body parts held while a filter decides (when no filter buffers the body).
+        var heldBody: [ByteBuffer] = []
+        var ended = false
+        var trailers: HTTPHeaders?
+        var started = false
+        var done = false
+
+        init(route: CompiledRoute, target: RequestTarget) {
+            self.route = route
+            self.target = target
+        }
+    }
+
+    /// How the response of a request with response filters is being handled.
+    private enum ResponseMode {
+        /// No response filters, or they have run: bodies stream (through any transforms).
+        case streaming
+        /// Collecting the whole upstream body for filters that asked for it.
+        case buffering(ByteBuffer)
+        /// The response filters are deciding; body parts are held.
+        case waiting(held: [ByteBuffer], ended: Bool)
+        /// A filter replaced the body, already sent: the upstream's is read and dropped.
+        case dropping
     }
 
     let connection: ConnectionContext
@@ -57,6 +91,17 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
     private var pendingRead = false
     /// The request being served, for the access log and error bodies.
     private(set) var request: RequestInfo?
+    /// The filters of the request being served, when its route has any.
+    private var filters: FilterRun?
+    private var responseMode = ResponseMode.streaming
+    /// Whether the response filters have run (or started) for this request.
+    private var responsePhaseStarted = false
+    /// Reads paused while a request filter decides.
+    private var pausedForFilters = false
+    /// The whole-exchange deadline a `timeout` filter set.
+    private var exchangeTimer: LazyTimer?
+    /// A filter replaced the request body and it went upstream whole: the client's is dropped.
+    private var dropsRequestBody = false
 
     init(connection: ConnectionContext) {
         self.connection = connection
@@ -205,23 +250,120 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         if target.expectsContinue {
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
         }
-        // Request phase: the route's pre-upstream filter chain runs here (issue 4).
+        if let chain = route.filters {
+            let exchange = FilterExchange(
+                method: head.method, path: Self.pathPart(target.path), query: Self.queryPart(target.path), requestHeaders: head.headers,
+                version: head.version, clientAddress: connection.clientAddress, scheme: connection.scheme, route: route.name,
+                listener: connection.listener, eventLoop: context.eventLoop)
+            filters = FilterRun(chain: chain, exchange: exchange)
+            if !chain.requestStages.isEmpty {
+                let pending = PendingRequest(route: route, target: target)
+                state = .filtering(pending)
+                if !chain.buffersRequestBody { runRequestFilters(pending) }
+                return
+            }
+        }
+        startAction(route, target: target, pending: nil, context: context)
+    }
+
+    static func pathPart(_ target: Substring) -> String {
+        String(target[..<(target.firstIndex(of: "?") ?? target.endIndex)])
+    }
+
+    static func queryPart(_ target: Substring) -> String? {
+        target.firstIndex(of: "?").map { String(target[target.index(after: $0)...]) }
+    }
+
+    /// Runs the request filters; the action starts when they pass.
+    private func runRequestFilters(_ pending: PendingRequest) {
+        guard let filters, !pending.started else { return }
+        pending.started = true
+        filters.runRequestPhase { [weak self] outcome in
+            self?.requestFiltersEnded(outcome, pending)
+        }
+        if !pending.done, !pending.ended {
+            pausedForFilters = true
+            setReadsPaused(true)
+        }
+    }
+
+    private func requestFiltersEnded(_ outcome: FilterRun.Outcome, _ pending: PendingRequest) {
+        guard case .filtering(let current) = state, current === pending, let context else { return }
+        pending.done = true
+        if pausedForFilters {
+            pausedForFilters = false
+            setReadsPaused(false)
+        }
+        switch outcome {
+        case .proceed:
+            startAction(pending.route, target: pending.target, pending: pending, context: context)
+        case .respond(let response):
+            state = .local(.filtered(response))
+            if pending.ended { respondNow(close: false) }
+        case .fail(let failure):
+            state = .local(.failure(failure))
+            if pending.ended { respondNow(close: false) }
+        }
+    }
+
+    /// Starts the route's action: a local answer, a handler plugin, or the upstream. With
+    /// filters, the request is the one they edited, and body that arrived meanwhile follows.
+    private func startAction(_ route: CompiledRoute, target: RequestTarget, pending: PendingRequest?, context: ChannelHandlerContext) {
+        let ended = pending?.ended ?? false
         switch route.action {
         case .respond(let fixed):
             state = .local(.fixed(fixed))
+            if ended { respondNow(close: false) }
         case .plugin(let plugin):
-            state = .local(.plugin(plugin, body: context.channel.allocator.buffer(capacity: 0)))
+            var body = filters?.exchange.bufferedRequestBody ?? context.channel.allocator.buffer(capacity: 0)
+            for var part in pending?.heldBody ?? [] { body.writeBuffer(&part) }
+            state = .local(.plugin(plugin, body: body))
+            if ended { respondNow(close: false) }
         case .proxy(let group):
             let endpoint = group.pick()
             request?.target = endpoint.target.description
+            guard let original = request?.head else { return }
+            var head = original
+            var path = String(target.path)
+            var replacement: ByteBuffer?
+            if let exchange = filters?.exchange {
+                head = HTTPRequestHead(version: original.version, method: exchange.method, uri: exchange.uri, headers: exchange.requestHeaders)
+                path = exchange.uri
+                if exchange.requestBodyReplaced || exchange.bufferedRequestBody != nil {
+                    // The body is known whole: send it with its length.
+                    replacement = exchange.bufferedRequestBody ?? context.channel.allocator.buffer(capacity: 0)
+                    head.headers.remove(name: "transfer-encoding")
+                    head.headers.replaceOrAdd(name: "content-length", value: String(replacement!.readableBytes))
+                }
+            }
             let upstreamHead = ProxyHeaders.upstreamRequest(
-                head, path: String(target.path), clientAddress: connection.clientAddress, scheme: connection.scheme,
+                head, path: path, clientAddress: connection.clientAddress, scheme: connection.scheme,
                 host: target.host.map(String.init), endpoint: endpoint, via: isHTTP2 ? ProxyHeaders.via2 : ProxyHeaders.via(for: head.version)
             )
             let exchange = ProxyExchange(handler: self, endpoint: endpoint, route: route.name, head: upstreamHead)
             state = .proxying(exchange)
+            if let timeout = filters?.exchange.upstreamTimeout { armExchangeTimer(timeout, context: context) }
             exchange.start()
+            if let replacement {
+                if replacement.readableBytes > 0 { exchange.forwardBody(replacement) }
+                exchange.forwardEnd(nil)
+                dropsRequestBody = true
+            } else if let pending {
+                for part in pending.heldBody { exchange.forwardBody(part) }
+                if ended { exchange.forwardEnd(pending.trailers) }
+            }
+            exchange.flushUpstream()
         }
+    }
+
+    private func armExchangeTimer(_ timeout: TimeAmount, context: ChannelHandlerContext) {
+        if exchangeTimer == nil {
+            exchangeTimer = LazyTimer(eventLoop: context.eventLoop) { [weak self] in
+                guard let self, case .proxying(let exchange) = self.state else { return }
+                exchange.exchangeTimedOut()
+            }
+        }
+        exchangeTimer?.arm(in: timeout)
     }
 
     private func receivedBody(_ body: ByteBuffer, context: ChannelHandlerContext) {
@@ -239,7 +381,27 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             collected.writeBuffer(&body)
             state = .local(.plugin(plugin, body: collected))
         case .proxying(let exchange):
-            exchange.forwardBody(body)
+            if !dropsRequestBody { exchange.forwardBody(body) }
+        case .filtering(let pending):
+            guard let filters, !pending.done else { break }
+            if filters.chain.buffersRequestBody {
+                var body = body
+                let limit = filters.chain.maxRequestBufferBytes
+                if (filters.exchange.bufferedRequestBody?.readableBytes ?? 0) + body.readableBytes > limit {
+                    let label = filters.chain.requestStages.first { $0.filter.requirements.bufferRequestBody }?.label ?? "?"
+                    request?.keepAlive = false
+                    state = .local(.failure(GatewayFailure(.filterBodyTooLarge(filter: label, limit: limit), route: request?.route)))
+                    respondNow(close: true)
+                    return
+                }
+                if filters.exchange.bufferedRequestBody == nil {
+                    filters.exchange.bufferedRequestBody = body
+                } else {
+                    filters.exchange.bufferedRequestBody!.writeBuffer(&body)
+                }
+            } else {
+                pending.heldBody.append(body)
+            }
         case .local, .idle, .discarding, .closed:
             break
         }
@@ -251,7 +413,14 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         case .local:
             respondNow(close: false)
         case .proxying(let exchange):
-            exchange.forwardEnd(trailers)
+            if !dropsRequestBody { exchange.forwardEnd(trailers) }
+        case .filtering(let pending):
+            pending.ended = true
+            pending.trailers = trailers
+            if let filters, filters.chain.buffersRequestBody, filters.exchange.bufferedRequestBody == nil {
+                filters.exchange.bufferedRequestBody = context.channel.allocator.buffer(capacity: 0)
+            }
+            runRequestFilters(pending)
         case .discarding:
             state = .closed
             context.close(promise: nil)
@@ -286,6 +455,10 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             var head = HTTPResponseHead(version: responseVersion, status: fixed.status, headers: fixed.headers)
             head.headers.replaceOrAdd(name: "content-length", value: String(fixed.body.readableBytes))
             writeComplete(head: head, body: fixed.body, close: close)
+        case .filtered(let response):
+            var head = HTTPResponseHead(version: responseVersion, status: response.status, headers: response.headers)
+            head.headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+            writeComplete(head: head, body: response.body, close: close, origin: .filter)
         case .plugin(let plugin, let body):
             state = .idle
             runPlugin(plugin, body: body)
@@ -342,12 +515,42 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
                 metadata: ["route": .string(failure.route ?? "-"), "status": .stringConvertible(failure.status.code)]
             )
         }
-        writeComplete(head: head, body: body, close: mustClose)
+        if let detail = failure.detail {
+            connection.core.logger.warning(
+                "\(failure.message): \(detail)",
+                metadata: ["route": .string(failure.route ?? "-"), "status": .stringConvertible(failure.status.code)]
+            )
+        }
+        writeComplete(head: head, body: body, close: mustClose, origin: .gatewayError)
     }
 
-    /// Writes a whole response and finishes the request.
-    private func writeComplete(head: HTTPResponseHead, body: ByteBuffer, close: Bool) {
+    /// Writes a whole response and finishes the request, after the response filters when the
+    /// route has any.
+    private func writeComplete(head: HTTPResponseHead, body: ByteBuffer, close: Bool, origin: ResponseOrigin = .local) {
         guard let context else { return }
+        if let filters, !responsePhaseStarted, !filters.chain.responseStages.isEmpty {
+            responsePhaseStarted = true
+            let exchange = filters.exchange
+            exchange.status = head.status
+            exchange.responseHeaders = head.headers
+            exchange.bufferedResponseBody = body
+            exchange.responseBodyReplaced = false
+            exchange.responseOrigin = origin
+            filters.runResponsePhase { [weak self] outcome in
+                guard let self else { return }
+                switch outcome {
+                case .proceed:
+                    self.writeFiltered(close: close)
+                case .respond(let response):
+                    var head = HTTPResponseHead(version: self.responseVersion, status: response.status, headers: response.headers)
+                    head.headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+                    self.writeComplete(head: head, body: response.body, close: close)
+                case .fail(let failure):
+                    self.writeFailure(failure, close: close)
+                }
+            }
+            return
+        }
         var head = head
         let closing = close || closeAfterResponse || !(request?.keepAlive ?? false) || !(request?.ended ?? true)
         if closing, !isHTTP2 { head.headers.replaceOrAdd(name: "connection", value: "close") }
@@ -360,12 +563,44 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         finishResponse(context: context, close: closing)
     }
 
+    /// Writes the whole response the response filters left in the exchange (body transforms
+    /// applied at once).
+    private func writeFiltered(close: Bool) {
+        guard let filters, let context else { return }
+        let exchange = filters.exchange
+        var body = exchange.bufferedResponseBody ?? context.channel.allocator.buffer(capacity: 0)
+        var headers = exchange.responseHeaders
+        if !exchange.responseBodyTransforms.isEmpty {
+            do {
+                body = try Self.transformWhole(body, exchange.responseBodyTransforms, allocator: context.channel.allocator)
+            } catch {
+                writeFailure(GatewayFailure(.filterFailed(filter: "body transform", String(describing: error))), close: close)
+                return
+            }
+        }
+        headers.remove(name: "transfer-encoding")
+        headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
+        writeComplete(head: HTTPResponseHead(version: responseVersion, status: exchange.status, headers: headers), body: body, close: close)
+    }
+
+    static func transformWhole(_ body: ByteBuffer, _ transforms: [any ResponseBodyTransform], allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var out = body
+        for transform in transforms {
+            var next = try transform.transform(out, allocator: allocator)
+            var tail = try transform.finish(allocator: allocator)
+            next.writeBuffer(&tail)
+            out = next
+        }
+        return out
+    }
+
     /// Ends the response, logs it, and leaves the connection ready for the next request or closing.
     func finishResponse(context: ChannelHandlerContext, close requested: Bool) {
         let close = requested || closeAfterResponse
         let ended = request?.ended ?? true
         logAccess()
         request = nil
+        endFilters()
         // The state changes before `.end` is written: writing it lets the pipelining handler
         // deliver the next request at once, re-entrantly.
         if close {
@@ -391,8 +626,24 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         request?.error = error
         logAccess()
         request = nil
+        endFilters()
         state = .closed
         context?.close(promise: nil)
+    }
+
+    /// Ends the request's filter run (every filter's `onFinish`) and resets what it changed.
+    private func endFilters() {
+        guard let run = filters else { return }
+        filters = nil
+        run.finish()
+        responseMode = .streaming
+        responsePhaseStarted = false
+        dropsRequestBody = false
+        if pausedForFilters {
+            pausedForFilters = false
+            setReadsPaused(false)
+        }
+        exchangeTimer?.disarm()
     }
 
     private func logAccess() {
@@ -432,15 +683,118 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         request?.upstreamHeaderTime = .now()
         request?.status = head.status.code
         var out = ProxyHeaders.downstreamResponse(head, version: responseVersion)
+        if let filters, !filters.chain.responseStages.isEmpty {
+            responsePhaseStarted = true
+            let exchange = filters.exchange
+            exchange.status = out.status
+            exchange.responseHeaders = out.headers
+            exchange.responseOrigin = .upstream
+            if filters.chain.buffersResponseBody {
+                responseMode = .buffering(context.channel.allocator.buffer(capacity: 0))
+            } else {
+                responseMode = .waiting(held: [], ended: false)
+                runStreamingResponseFilters()
+            }
+            return
+        }
         if !(request?.keepAlive ?? true) || closeAfterResponse, !isHTTP2 { out.headers.replaceOrAdd(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(out)), promise: nil)
     }
 
-    func exchangeResponseBody(_ body: ByteBuffer) -> Bool {
+    /// Runs the response filters on a streamed response's head; the body follows once they pass.
+    private func runStreamingResponseFilters() {
+        guard let filters else { return }
+        filters.runResponsePhase { [weak self] outcome in
+            guard let self, let context = self.context, case .waiting(let held, let ended) = self.responseMode else { return }
+            let exchange = filters.exchange
+            switch outcome {
+            case .proceed where exchange.responseBodyReplaced:
+                self.responseMode = .dropping
+                self.writeStreamedHead(status: exchange.status, headers: exchange.responseHeaders, length: exchange.bufferedResponseBody?.readableBytes ?? 0)
+                if let body = exchange.bufferedResponseBody, body.readableBytes > 0 { _ = self.writeResponseChunk(body) }
+            case .proceed:
+                self.responseMode = .streaming
+                self.writeStreamedHead(status: exchange.status, headers: exchange.responseHeaders, length: nil)
+                for part in held { _ = self.exchangeResponseBody(part) }
+            case .respond(let response):
+                self.responseMode = .dropping
+                self.writeStreamedHead(status: response.status, headers: response.headers, length: response.body.readableBytes)
+                if response.body.readableBytes > 0 { _ = self.writeResponseChunk(response.body) }
+            case .fail(let failure):
+                // Nothing went to the client yet: answer with the failure instead.
+                if case .proxying(let proxy) = self.state { proxy.abort() }
+                self.responseMode = .streaming
+                self.writeFailure(failure, close: true)
+                return
+            }
+            context.flush()
+            if case .proxying(let proxy) = self.state { proxy.downstreamWritabilityChanged(context.channel.isWritable) }
+            if ended { self.exchangeFinished() }
+        }
+    }
+
+    /// Writes a response head from filters: with `length`, a content-length; with transforms, none.
+    private func writeStreamedHead(status: HTTPResponseStatus, headers: HTTPHeaders, length: Int?) {
+        guard let context else { return }
+        var headers = headers
+        if let length {
+            headers.remove(name: "transfer-encoding")
+            headers.replaceOrAdd(name: "content-length", value: String(length))
+        } else if let filters, !filters.exchange.responseBodyTransforms.isEmpty {
+            headers.remove(name: "content-length")
+        }
+        if !(request?.keepAlive ?? true) || closeAfterResponse, !isHTTP2 { headers.replaceOrAdd(name: "connection", value: "close") }
+        request?.status = status.code
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: responseVersion, status: status, headers: headers))), promise: nil)
+    }
+
+    /// Writes body bytes to the client; returns whether the client can take more now.
+    private func writeResponseChunk(_ body: ByteBuffer) -> Bool {
         guard let context else { return true }
         request?.responseBytes += Int64(body.readableBytes)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        if body.readableBytes > 0, request?.head.method != .HEAD {
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
         return context.channel.isWritable
+    }
+
+    func exchangeResponseBody(_ body: ByteBuffer) -> Bool {
+        switch responseMode {
+        case .streaming:
+            guard let transforms = filters?.exchange.responseBodyTransforms, !transforms.isEmpty, let context else {
+                return writeResponseChunk(body)
+            }
+            var out = body
+            do {
+                for transform in transforms { out = try transform.transform(out, allocator: context.channel.allocator) }
+            } catch {
+                if case .proxying(let proxy) = state { proxy.abort() }
+                finishAbruptly(error: "filter_failed")
+                return true
+            }
+            return writeResponseChunk(out)
+        case .buffering(var collected):
+            guard let filters else { return true }
+            let limit = filters.chain.maxResponseBufferBytes
+            if collected.readableBytes + body.readableBytes > limit {
+                let label = filters.chain.responseStages.first { $0.filter.requirements.bufferResponseBody }?.label ?? "?"
+                if case .proxying(let proxy) = state { proxy.abort() }
+                responseMode = .streaming
+                writeFailure(GatewayFailure(.filterFailed(filter: label, "the response body is larger than the \(limit) bytes the filter buffers")), close: true)
+                return true
+            }
+            responseMode = .streaming  // avoid a copy while appending
+            var body = body
+            collected.writeBuffer(&body)
+            responseMode = .buffering(collected)
+            return true
+        case .waiting(var held, let ended):
+            held.append(body)
+            responseMode = .waiting(held: held, ended: ended)
+            return false
+        case .dropping:
+            return true
+        }
     }
 
     func exchangeFlush() {
@@ -449,7 +803,49 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
 
     func exchangeFinished() {
         guard let context else { return }
-        finishResponse(context: context, close: !(request?.keepAlive ?? false) || !(request?.ended ?? true))
+        let close = !(request?.keepAlive ?? false) || !(request?.ended ?? true)
+        switch responseMode {
+        case .buffering(let body):
+            // The whole upstream response is here: the filters see it, then it goes out at once.
+            guard let filters else { return }
+            responseMode = .streaming
+            let exchange = filters.exchange
+            exchange.bufferedResponseBody = body
+            exchange.responseBodyReplaced = false
+            filters.runResponsePhase { [weak self] outcome in
+                guard let self else { return }
+                switch outcome {
+                case .proceed:
+                    self.writeFiltered(close: close)
+                case .respond(let response):
+                    var head = HTTPResponseHead(version: self.responseVersion, status: response.status, headers: response.headers)
+                    head.headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+                    self.writeComplete(head: head, body: response.body, close: close)
+                case .fail(let failure):
+                    self.writeFailure(failure, close: close)
+                }
+            }
+            return
+        case .waiting(let held, _):
+            responseMode = .waiting(held: held, ended: true)
+            return
+        case .streaming:
+            if let transforms = filters?.exchange.responseBodyTransforms, !transforms.isEmpty {
+                do {
+                    for (index, transform) in transforms.enumerated() {
+                        var tail = try transform.finish(allocator: context.channel.allocator)
+                        for later in transforms[(index + 1)...] { tail = try later.transform(tail, allocator: context.channel.allocator) }
+                        _ = writeResponseChunk(tail)
+                    }
+                } catch {
+                    finishAbruptly(error: "filter_failed")
+                    return
+                }
+            }
+        case .dropping:
+            break
+        }
+        finishResponse(context: context, close: close)
     }
 
     func exchangeFailedBeforeResponse(_ failure: GatewayFailure) {
@@ -497,6 +893,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             logAccess()
             request = nil
         }
+        endFilters()
         state = .closed
         context.fireChannelInactive()
     }
@@ -505,7 +902,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         if let parserError = error as? HTTPParserError {
             let kind: GatewayFailure.Kind = parserError == .headerOverflow ? .headersTooLarge : .badRequest(RequestValidation.describe(parserError))
             switch state {
-            case .idle, .local:
+            case .idle, .local, .filtering:
                 if request == nil {
                     request = RequestInfo(head: HTTPRequestHead(version: .http1_1, method: .GET, uri: "-"), start: .now(), keepAlive: false)
                 }

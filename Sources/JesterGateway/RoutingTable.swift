@@ -24,10 +24,7 @@ final class RoutingTable: Sendable {
     }
 }
 
-/// A route ready to serve: what answers it.
-///
-/// Filter chains (issue 4) slot in here as a pre-upstream and a post-upstream list per route; the
-/// request handler already runs a request phase before the action and a response phase after it.
+/// A route ready to serve: its filters and what answers it.
 final class CompiledRoute: Sendable {
     enum Action: Sendable {
         case proxy(UpstreamGroup)
@@ -37,10 +34,13 @@ final class CompiledRoute: Sendable {
 
     let name: String
     let action: Action
+    /// The request and response filters; nil when the route has none (the fast path).
+    let filters: FilterChain?
 
-    init(name: String, action: Action) {
+    init(name: String, action: Action, filters: FilterChain? = nil) {
         self.name = name
         self.action = action
+        self.filters = filters
     }
 }
 

@@ -9,12 +9,12 @@ import Logging
     import Darwin
 #endif
 
-/// The capabilities of `wit/jester.wit` that every host offers: `log`, `clock`, `random`, `config`.
+/// The capabilities of `wit/jester.wit` that every host offers: `log`, `clock`, `random`, `config`, `http`.
 enum BuiltinCapabilities {
     static let packageVersion = "0.1.0"
     static func module(_ interface: String) -> String { "jester:plugin/\(interface)@\(packageVersion)" }
 
-    static let all: [any HostCapability] = [LogCapability(), ClockCapability(), RandomCapability(), ConfigCapability()]
+    static let all: [any HostCapability] = [LogCapability(), ClockCapability(), RandomCapability(), ConfigCapability(), HTTPCapability()]
 }
 
 /// `jester:plugin/log`: always granted; writes to the host's logger with the plugin id and keeps

@@ -109,11 +109,28 @@ final class CallGate: Sendable {
 
 /// Warm instances of one plugin version, ready to be handed to a caller.
 final class InstancePool: Sendable {
-    let capacity: Int
+    private let capacityValue: Atomic<Int>
+    /// Whether ``raiseCapacity(to:)`` may grow the pool (not for fresh-instance-per-call plugins).
+    private let growable: Bool
     private let idle = Locked<[PluginInstance]>([])
 
     init(capacity: Int) {
-        self.capacity = capacity
+        capacityValue = Atomic(capacity)
+        growable = capacity > 0
+    }
+
+    /// How many idle instances are kept.
+    var capacity: Int { capacityValue.load(ordering: .relaxed) }
+
+    /// Keeps up to `count` idle instances from now on, when that is more than before.
+    func raiseCapacity(to count: Int) {
+        guard growable, count > capacity else { return }
+        var current = capacity
+        while count > current {
+            let (exchanged, original) = capacityValue.compareExchange(expected: current, desired: count, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
     }
 
     var idleCount: Int { idle.withLock { $0.count } }

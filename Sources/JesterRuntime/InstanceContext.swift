@@ -37,6 +37,8 @@ final class InstanceContext: @unchecked Sendable {
     var droppedLogs = 0
     /// The context of the call running now.
     var execution = ExecutionContext(executionID: "")
+    /// The request and response of the `http-filter` call running now, if any.
+    var httpMessages: (any HTTPFilterMessages)?
     /// When set (by the CLI), messages also go here as they arrive.
     var liveSink: (@Sendable (PluginLogEntry) -> Void)?
 

@@ -68,6 +68,8 @@ public final class Plugin: Sendable {
     private let statistics: Locked<PluginStatus>
     /// Consecutive calls that trapped or timed out; five mark the plugin degraded.
     private let failureStreak = Atomic<Int>(0)
+    /// HTTP filter sessions open now (``HTTPFilterSession``).
+    let openSessions = Atomic<Int>(0)
     static let degradedAfterFailures = 5
     @_spi(Testing) public static var degradedAfterFailuresForTesting: Int { degradedAfterFailures }
 
@@ -195,7 +197,7 @@ public final class Plugin: Sendable {
         }
         instance.context.beginCall(context)
         var session = PluginSession(plugin: self, instance: instance, budget: budget, context: context)
-        defer { finish(instance, session: session, started: started, usesDedicatedEnvironment: environment != nil) }
+        defer { finishSession(instance, failure: session.failure, fuel: session.fuelUsed, started: started, usesDedicatedEnvironment: environment != nil) }
         do {
             return try body(&session)
         } catch {
@@ -204,15 +206,16 @@ public final class Plugin: Sendable {
         }
     }
 
-    private func finish(_ instance: PluginInstance, session: borrowing PluginSession, started: ContinuousClock.Instant, usesDedicatedEnvironment: Bool) {
+    /// Records a finished session's outcome and returns its instance to the pool (or shuts it
+    /// down when it failed, the pool is full or the plugin stopped).
+    func finishSession(_ instance: PluginInstance, failure: (any Error)?, fuel: UInt64, started: ContinuousClock.Instant, usesDedicatedEnvironment: Bool) {
         let duration = ContinuousClock.now - started
         let state: PluginState
-        if let failure = session.failure {
-            record(error: failure, fuel: session.fuelUsed, duration: duration, peak: instance.limiter.peakMemoryBytes)
+        if let failure {
+            record(error: failure, fuel: fuel, duration: duration, peak: instance.limiter.peakMemoryBytes)
             state = statistics.withLock { $0.state }
         } else {
             failureStreak.store(0, ordering: .relaxed)
-            let fuel = session.fuelUsed
             let peak = instance.limiter.peakMemoryBytes
             state = statistics.withLock { status in
                 status.calls += 1

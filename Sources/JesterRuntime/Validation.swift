@@ -218,6 +218,18 @@ extension PluginHost {
                 report.add(.error, "export-signature", "command export \"\(declaration.name)\" must take and return nothing")
             }
         }
+        for name in ["on-request", "on-response"] where abi == .jester {
+            guard let export = info.functionExport(named: name) else { continue }
+            if export.signature != WasmSignature(parameters: [.i32, .i32], results: [.i32]) {
+                report.add(.error, "export-signature", "http-filter export \"\(name)\" has signature \(export.signature?.description ?? "?"); the http-filter world needs (param i32 i32) (result i32): the request and response handles in, the action out")
+            }
+            if info.functionExport(named: "cabi_realloc") == nil {
+                report.add(.error, "missing-export", "http-filter export \"\(name)\" needs the module to export cabi_realloc (param i32 i32 i32 i32) (result i32)")
+            }
+            if info.export(named: "memory") == nil {
+                report.add(.error, "missing-export", "http-filter export \"\(name)\" needs the module to export its memory as \"memory\"")
+            }
+        }
         if abi == .jester, info.functionExport(named: "init") != nil, info.functionExport(named: "init")?.signature != WasmSignature(parameters: [], results: [.i32]) {
             report.add(.error, "export-signature", "export \"init\" must be init() -> result<_, string>, i.e. (result i32)")
         }

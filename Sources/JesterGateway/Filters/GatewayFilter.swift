@@ -206,8 +206,14 @@ public final class FilterExchange {
     /// The whole request body: set when a filter of the route asked for buffering, or when a
     /// filter replaced it (the gateway then sends this body with a matching `content-length`).
     public var requestBody: ByteBuffer? {
-        didSet { requestBodyReplaced = true }
+        get { bufferedRequestBody }
+        set {
+            bufferedRequestBody = newValue
+            requestBodyReplaced = true
+        }
     }
+    /// The body as the gateway buffered it (setting it does not count as a replacement).
+    var bufferedRequestBody: ByteBuffer?
     /// Whether ``requestBody`` was assigned by a filter.
     public internal(set) var requestBodyReplaced = false
     /// The HTTP version the client spoke.
@@ -232,8 +238,14 @@ public final class FilterExchange {
     /// The whole response body: set when a response filter asked for buffering, for local and
     /// short-circuit answers, or when a filter replaced it.
     public var responseBody: ByteBuffer? {
-        didSet { responseBodyReplaced = true }
+        get { bufferedResponseBody }
+        set {
+            bufferedResponseBody = newValue
+            responseBodyReplaced = true
+        }
     }
+    /// The body as the gateway buffered it (setting it does not count as a replacement).
+    var bufferedResponseBody: ByteBuffer?
     /// Whether ``responseBody`` was assigned by a filter.
     public internal(set) var responseBodyReplaced = false
     /// Where the response came from.

@@ -1,0 +1,200 @@
+import JesterManifest
+import JesterRuntime
+import NIOCore
+import NIOHTTP1
+
+/// A sandboxed filter: a plugin of the `http-filter` world (`wit/jester.wit`).
+///
+/// Each request gets one instance of the plugin for its whole life (an ``HTTPFilterSession``,
+/// opened at its first phase and closed in ``onFinish(_:)``), so `on-request` and `on-response`
+/// of one request see the same guest state. Calls run inline on the request's event loop: a
+/// filter call is a few microseconds, far less than a hop to another thread and back. The
+/// watchdog bounds each call by ``callTimeLimit`` (or the manifest's lower `timeout_ms`), so a
+/// guest that loops forever holds its event loop for at most that long, then fails.
+final class WasmFilter: GatewayFilter {
+    /// The longest one filter call may run.
+    static let callTimeLimit: Duration = .milliseconds(250)
+
+    let plugin: Plugin
+    let requirements: FilterRequirements
+    private let context: ExecutionContext
+    private let handlesRequests: Bool
+    private let handlesResponses: Bool
+
+    init(plugin: Plugin) {
+        self.plugin = plugin
+        let options = plugin.manifest.httpFilter ?? HTTPFilterOptions()
+        requirements = FilterRequirements(
+            bufferRequestBody: options.bufferRequestBody, bufferResponseBody: options.bufferResponseBody, maxBodyBytes: options.maxBodyBytes)
+        var limits = plugin.limits
+        limits.timeout = min(limits.timeout, Self.callTimeLimit)
+        context = ExecutionContext(executionID: "filter:\(plugin.id)", limits: limits)
+        handlesRequests = plugin.module.functionExport(named: "on-request") != nil
+        handlesResponses = plugin.module.functionExport(named: "on-response") != nil
+    }
+
+    /// The request's session, opened on first use.
+    private func session(for exchange: FilterExchange) throws -> HTTPFilterSession {
+        let key = ObjectIdentifier(self)
+        if let open = exchange.state(for: key) as? HTTPFilterSession { return open }
+        let session = try plugin.openHTTPFilterSession(context: context)
+        exchange.setState(session, for: key)
+        return session
+    }
+
+    func onRequest(_ exchange: FilterExchange) -> FilterVerdict {
+        guard handlesRequests else { return .proceed }
+        // In on-request the response resource is a fresh response, sent only on `respond`.
+        exchange.status = .ok
+        exchange.responseHeaders = HTTPHeaders()
+        exchange.bufferedResponseBody = nil
+        do {
+            let action = try session(for: exchange).onRequest(ExchangeMessages(exchange, phase: .request))
+            defer {
+                exchange.responseHeaders = HTTPHeaders()
+                exchange.bufferedResponseBody = nil
+                exchange.responseBodyReplaced = false
+            }
+            guard action == .respond else { return .proceed }
+            var headers = exchange.responseHeaders
+            headers.remove(name: "content-length")
+            return .respond(FilterResponse(status: exchange.status, headers: headers, body: exchange.bufferedResponseBody ?? ByteBuffer()))
+        } catch {
+            return .failed(Self.failure(error))
+        }
+    }
+
+    func onResponse(_ exchange: FilterExchange) -> FilterVerdict {
+        guard handlesResponses else { return .proceed }
+        do {
+            _ = try session(for: exchange).onResponse(ExchangeMessages(exchange, phase: .response))
+            return .proceed
+        } catch {
+            return .failed(Self.failure(error))
+        }
+    }
+
+    func onFinish(_ exchange: FilterExchange) {
+        let key = ObjectIdentifier(self)
+        (exchange.state(for: key) as? HTTPFilterSession)?.close()
+        exchange.setState(nil, for: key)
+    }
+
+    static func failure(_ error: any Error) -> FilterFailure {
+        FilterFailure(String(describing: error), unavailable: PluginFailureClassifier.isUnavailable(error))
+    }
+}
+
+/// A ``FilterExchange`` as the `http` interface's resources: the request, and the response
+/// (the fresh one in `on-request`, the real one in `on-response`).
+final class ExchangeMessages: HTTPFilterMessages {
+    enum Phase { case request, response }
+
+    private let exchange: FilterExchange
+    private let phase: Phase
+
+    init(_ exchange: FilterExchange, phase: Phase) {
+        self.exchange = exchange
+        self.phase = phase
+    }
+
+    var method: String { exchange.method.rawValue }
+
+    func setMethod(_ method: String) -> Bool {
+        guard HeaderNames.isToken(method) else { return false }
+        exchange.method = HTTPMethod(rawValue: method)
+        return true
+    }
+
+    var path: String { exchange.path }
+
+    func setPath(_ path: String) -> Bool {
+        guard path.hasPrefix("/"), !path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else { return false }
+        exchange.path = path
+        return true
+    }
+
+    var query: String { exchange.query ?? "" }
+
+    func setQuery(_ query: String) -> Bool {
+        guard !query.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "#") }) else { return false }
+        exchange.query = query.isEmpty ? nil : query
+        return true
+    }
+
+    var clientAddress: String { exchange.clientAddress }
+
+    var status: Int { Int(exchange.status.code) }
+
+    func setStatus(_ status: Int) -> Bool {
+        exchange.status = HTTPResponseStatus(statusCode: status)
+        return true
+    }
+
+    private func headers(_ message: HTTPFilterMessage) -> HTTPHeaders {
+        message == .request ? exchange.requestHeaders : exchange.responseHeaders
+    }
+
+    private func edit(_ message: HTTPFilterMessage, _ body: (inout HTTPHeaders) -> Void) {
+        if message == .request { body(&exchange.requestHeaders) } else { body(&exchange.responseHeaders) }
+    }
+
+    func header(_ name: String, in message: HTTPFilterMessage) -> String? {
+        headers(message).first(name: name)
+    }
+
+    func headerValues(_ name: String, in message: HTTPFilterMessage) -> [String] {
+        headers(message)[name]
+    }
+
+    func headerNames(in message: HTTPFilterMessage) -> [String] {
+        var names: [String] = []
+        for (name, _) in headers(message) {
+            let lower = name.lowercased()
+            if !names.contains(lower) { names.append(lower) }
+        }
+        return names
+    }
+
+    func setHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool {
+        guard HeaderNames.isToken(name), HeaderNames.isValue(value) else { return false }
+        edit(message) { $0.replaceOrAdd(name: name, value: value) }
+        return true
+    }
+
+    func addHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool {
+        guard HeaderNames.isToken(name), HeaderNames.isValue(value) else { return false }
+        edit(message) { $0.add(name: name, value: value) }
+        return true
+    }
+
+    func removeHeader(_ name: String, in message: HTTPFilterMessage) {
+        edit(message) { $0.remove(name: name) }
+    }
+
+    func withBody(of message: HTTPFilterMessage, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> HTTPFilterBodyUnavailable? {
+        let buffer: ByteBuffer?
+        if message == .request {
+            buffer = exchange.bufferedRequestBody
+        } else {
+            buffer = exchange.bufferedResponseBody
+        }
+        guard let buffer else {
+            // In on-request, the fresh response has an empty body until the guest sets one.
+            if message == .response, phase == .request { try body(UnsafeRawBufferPointer(start: nil, count: 0)); return nil }
+            return .notBuffered
+        }
+        try buffer.withUnsafeReadableBytes { try body($0) }
+        return nil
+    }
+
+    func setBody(_ bytes: UnsafeRawBufferPointer, of message: HTTPFilterMessage) {
+        var buffer = ByteBufferAllocator().buffer(capacity: bytes.count)
+        buffer.writeBytes(bytes)
+        if message == .request {
+            exchange.requestBody = buffer
+        } else {
+            exchange.responseBody = buffer
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import JesterManifest
+import Synchronization
+import WasmKit
+
+/// Which message of an exchange a host function of the `http` interface works on.
+public enum HTTPFilterMessage: Sendable {
+    case request
+    case response
+}
+
+/// The request and response an `http-filter` plugin reads and edits, provided by the embedder
+/// (the gateway) for the duration of one filter call. The plugin asks for single fields through
+/// the `http` interface of `wit/jester.wit`; nothing is copied into the guest that it does not
+/// ask for.
+///
+/// Methods run on the thread making the filter call, inside the guest's call. A setter returns
+/// `false` when the value is not valid HTTP, and changes nothing then.
+public protocol HTTPFilterMessages: AnyObject {
+    var method: String { get }
+    func setMethod(_ method: String) -> Bool
+    /// The path without the query.
+    var path: String { get }
+    func setPath(_ path: String) -> Bool
+    /// The query without `?`; empty when there is none.
+    var query: String { get }
+    func setQuery(_ query: String) -> Bool
+    /// The client's IP address.
+    var clientAddress: String { get }
+    /// The response status.
+    var status: Int { get }
+    func setStatus(_ status: Int) -> Bool
+
+    func header(_ name: String, in message: HTTPFilterMessage) -> String?
+    func headerValues(_ name: String, in message: HTTPFilterMessage) -> [String]
+    /// Every header name, lower-case, in order, each once.
+    func headerNames(in message: HTTPFilterMessage) -> [String]
+    func setHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool
+    func addHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool
+    func removeHeader(_ name: String, in message: HTTPFilterMessage)
+
+    /// Calls `body` with the whole body of `message` and returns `nil`, or returns why there is
+    /// none to give: ``HTTPFilterBodyUnavailable/notBuffered`` or ``HTTPFilterBodyUnavailable/tooLarge``.
+    func withBody(of message: HTTPFilterMessage, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> HTTPFilterBodyUnavailable?
+    /// Replaces the body of `message`.
+    func setBody(_ bytes: UnsafeRawBufferPointer, of message: HTTPFilterMessage)
+}
+
+/// Why ``HTTPFilterMessages/withBody(of:_:)`` has no body to give.
+public enum HTTPFilterBodyUnavailable: Sendable {
+    /// The plugin's manifest did not ask for this body to be buffered.
+    case notBuffered
+    /// The body was larger than the buffer limit.
+    case tooLarge
+}
+
+/// What an `http-filter` plugin answered: the `action` enum of `wit/jester.wit`.
+public enum HTTPFilterAction: Sendable, Hashable {
+    /// Go on with the (possibly edited) messages.
+    case `continue`
+    /// Send the response now (from `on-request`: instead of calling the upstream).
+    case respond
+}
+
+/// One instance of an `http-filter` plugin, checked out for one HTTP request: `on-request` and
+/// `on-response` of that request run on the same instance, so the guest may keep per-request
+/// state between them.
+///
+/// Calls run on the calling thread (the gateway's event loop), synchronously, each within the
+/// plugin's fuel and a deadline that the watchdog enforces; they never wait for a slot. A session
+/// is used by one thread at a time. Call ``close()`` when the request is over: the instance goes
+/// back to the pool, unless a call on it failed.
+public final class HTTPFilterSession: @unchecked Sendable {
+    // @unchecked: confined to one thread at a time (the request's event loop).
+    /// The request's handle in the guest; the response's is ``responseHandle``.
+    static let requestHandle: UInt32 = 1
+    static let responseHandle: UInt32 = 2
+    /// The most sessions one plugin may have open at once; more are refused as busy.
+    public static let maxOpenSessions = 4096
+
+    public let plugin: Plugin
+    private var instance: PluginInstance?
+    private let context: ExecutionContext
+    private let started: ContinuousClock.Instant
+    private var fuelUsed: UInt64 = 0
+    private var failure: (any Error)?
+
+    init(plugin: Plugin, instance: PluginInstance, context: ExecutionContext) {
+        self.plugin = plugin
+        self.instance = instance
+        self.context = context
+        self.started = .now
+    }
+
+    deinit {
+        close()
+    }
+
+    /// Whether the plugin exports `on-request`.
+    public var handlesRequests: Bool { plugin.image.functionExportIndex["on-request"] != nil }
+    /// Whether the plugin exports `on-response`.
+    public var handlesResponses: Bool { plugin.image.functionExportIndex["on-response"] != nil }
+
+    /// Calls `on-request` with `messages` (the request, and the empty response a `respond`
+    /// sends). Returns `.continue` when the plugin does not export it.
+    /// - Throws: ``PluginError`` (limits) or ``GuestTrap``; the session is unusable afterwards.
+    public func onRequest(_ messages: any HTTPFilterMessages) throws -> HTTPFilterAction {
+        try call("on-request", messages)
+    }
+
+    /// Calls `on-response` with `messages`. Returns `.continue` when the plugin does not export it.
+    public func onResponse(_ messages: any HTTPFilterMessages) throws -> HTTPFilterAction {
+        try call("on-response", messages)
+    }
+
+    private func call(_ export: String, _ messages: any HTTPFilterMessages) throws -> HTTPFilterAction {
+        guard let instance else {
+            throw PluginError.make(.unloaded, "this filter session is closed or its instance failed earlier in the request").with(pluginID: plugin.id, export: export)
+        }
+        guard let function = instance.function(export) else { return .continue }
+        let budget = plugin.budget(for: context)
+        instance.context.httpMessages = messages
+        defer {
+            instance.context.httpMessages = nil
+            fuelUsed &+= instance.lastFuelUsed
+        }
+        let results: [Value]
+        do {
+            results = try instance.invoke(function, [.i32(Self.requestHandle), .i32(Self.responseHandle)], export: export, budget: budget)
+        } catch {
+            failure = error
+            end()
+            throw error
+        }
+        guard results.count == 1, case .i32(let action) = results[0], action <= 1 else {
+            let error = PluginError.make(.badGuestResponse, "\(export) must return one i32, the action: 0 (continue) or 1 (respond)").with(pluginID: plugin.id, export: export)
+            instance.isPoisoned = true
+            failure = error
+            end()
+            throw error
+        }
+        return action == 0 ? .continue : .respond
+    }
+
+    /// The log messages the guest wrote so far in this session.
+    public func takeLogs() -> [PluginLogEntry] {
+        instance?.context.takeLogs() ?? []
+    }
+
+    /// Returns the instance to the pool (or throws it away after a failure). Idempotent.
+    public func close() {
+        end()
+    }
+
+    private func end() {
+        guard let instance else { return }
+        self.instance = nil
+        plugin.finishSession(instance, failure: failure, fuel: fuelUsed, started: started, usesDedicatedEnvironment: false)
+        plugin.openSessions.subtract(1, ordering: .relaxed)
+    }
+}
+
+extension Plugin {
+    /// Checks out an instance for one HTTP request's filter calls, without waiting: a warm one
+    /// from the pool or a new one made here. The pool keeps as many warm instances as sessions
+    /// were open at once (up to ``HTTPFilterSession/maxOpenSessions``), so a steady load does
+    /// not create instances.
+    ///
+    /// - Throws: ``PluginError`` `busy` when ``HTTPFilterSession/maxOpenSessions`` are open,
+    ///   `unloaded` when the plugin is not serving, or the error of making an instance.
+    public func openHTTPFilterSession(context: ExecutionContext = ExecutionContext()) throws -> HTTPFilterSession {
+        let state = self.state
+        guard state.isServing else {
+            throw PluginError.make(.unloaded, "the plugin is \(state) and takes no calls").with(pluginID: id)
+        }
+        let open = openSessions.add(1, ordering: .relaxed).newValue
+        guard open <= HTTPFilterSession.maxOpenSessions else {
+            openSessions.subtract(1, ordering: .relaxed)
+            throw PluginError.busy(pluginID: id, export: "on-request", maxConcurrency: HTTPFilterSession.maxOpenSessions, waited: .zero)
+        }
+        pool.raiseCapacity(to: open)
+        let instance: PluginInstance
+        do {
+            instance = try pool.take() ?? makeInstance(budget: budget(for: context), environment: nil)
+        } catch {
+            openSessions.subtract(1, ordering: .relaxed)
+            throw error
+        }
+        instance.context.beginCall(context)
+        return HTTPFilterSession(plugin: self, instance: instance, context: context)
+    }
+}
