@@ -897,9 +897,9 @@ struct TableReader {
 }
 
 /// "Did you mean …?"
-enum Suggestions {
+package enum Suggestions {
     /// The known name closest to `text`, when it is close enough to be a typo.
-    static func closest(to text: String, in candidates: [String]) -> String? {
+    package static func closest(to text: String, in candidates: [String]) -> String? {
         let normalized = normalize(text)
         if let exact = candidates.first(where: { normalize($0) == normalized }) { return exact }
         let limit = max(1, min(3, text.count / 3))

@@ -27,6 +27,7 @@ public final class Gateway: Service, Sendable {
     private let state = NIOLockedValueBox(State())
     private let reloadLock = NIOLockedValueBox(false)
     private let stopped = StopSignal()
+    private let allowUnsafeDylib: Bool
 
     private struct State {
         var listeners: [Listener] = []
@@ -48,10 +49,13 @@ public final class Gateway: Service, Sendable {
     ///     enables them. Default: `logger`.
     ///   - pluginHost: Runs handler plugins. Default: a host logging to `logger`.
     ///   - eventLoopGroup: The event loops to serve on. Default: one thread per core, owned by the gateway.
+    ///   - allowUnsafeDylib: Whether `dylib` filters may load even when the config's `[plugins]
+    ///     allow_unsafe_dylib` is false (`jester run --allow-unsafe-dylib`).
     public init(
         config: GatewayConfig, logger: Logger, accessLogger: Logger? = nil, pluginHost: PluginHost? = nil,
-        eventLoopGroup: (any EventLoopGroup)? = nil
+        eventLoopGroup: (any EventLoopGroup)? = nil, allowUnsafeDylib: Bool = false
     ) {
+        self.allowUnsafeDylib = allowUnsafeDylib
         if let eventLoopGroup {
             group = eventLoopGroup
             ownsGroup = false
@@ -261,7 +265,8 @@ public final class Gateway: Service, Sendable {
             groups[upstream.name] = UpstreamGroup(name: upstream.name, strategy: upstream.strategy, endpoints: endpoints)
         }
 
-        var plugins: [PluginKey: Plugin] = [:]
+        let plugins = PluginCache(previous: previousPlugins)
+        let catalog = PluginCatalog(searchPaths: config.plugins.searchPaths)
         var entries: [Router.Entry] = []
         for route in config.routes {
             let action: CompiledRoute.Action
@@ -276,7 +281,8 @@ public final class Gateway: Service, Sendable {
                 action = .respond(StaticResponse(fixed))
             case .plugin(let handler):
                 do {
-                    let plugin = try await loadPlugin(handler, previous: previousPlugins, loaded: &plugins)
+                    let bundle = try PluginBundle.read(from: handler.plugin, maxModuleBytes: core.pluginHost.configuration.limits.maxModuleBytes)
+                    let plugin = try plugins.load(bundle, config: handler.config, host: core.pluginHost)
                     var headers = HTTPHeadersBuilder.make(handler.headers)
                     if !headers.contains(name: "content-type") { headers.add(name: "content-type", value: "text/plain; charset=utf-8") }
                     action = .plugin(PluginRoute(plugin: plugin, export: handler.export, headers: headers, name: handler.plugin))
@@ -285,10 +291,14 @@ public final class Gateway: Service, Sendable {
                     continue
                 }
             }
+            let builder = FilterBuilder(
+                route: route, config: config, catalog: catalog, allowUnsafeDylib: allowUnsafeDylib, logger: core.logger,
+                eventLoopGroup: group, loadPlugin: { try plugins.load($0, config: $1, host: self.core.pluginHost) })
+            let filters = builder.build(problems: &problems)
             do {
                 entries.append(
                     Router.Entry(
-                        route: CompiledRoute(name: route.name, action: action),
+                        route: CompiledRoute(name: route.name, action: action, filters: filters),
                         hosts: route.matchers.hosts.map(HostPattern.init),
                         pathPrefix: route.matchers.pathPrefix,
                         methods: route.matchers.methods.map { $0.uppercased() },
@@ -301,17 +311,28 @@ public final class Gateway: Service, Sendable {
         }
         if !problems.isEmpty { throw GatewayError.invalidConfig(problems) }
         let table = RoutingTable(generation: generation, config: config, router: Router(entries: entries), upstreams: groups)
-        return (table, plugins)
+        return (table, plugins.loaded)
+    }
+}
+
+/// The plugins one routing table uses. A plugin with the same module bytes, path and config as
+/// one the previous table used is that same plugin, warm instances and all; a changed file or
+/// config makes a new one, and the old one serves its requests in flight until they finish.
+final class PluginCache {
+    private let previous: [Gateway.PluginKey: Plugin]
+    private(set) var loaded: [Gateway.PluginKey: Plugin] = [:]
+
+    init(previous: [Gateway.PluginKey: Plugin]) {
+        self.previous = previous
     }
 
-    private func loadPlugin(_ handler: PluginHandlerConfig, previous: [PluginKey: Plugin], loaded: inout [PluginKey: Plugin]) async throws -> Plugin {
-        let bundle = try PluginBundle.read(from: handler.plugin, maxModuleBytes: core.pluginHost.configuration.limits.maxModuleBytes)
-        let key = PluginKey(path: bundle.modulePath, config: handler.config, wasm: bundle.wasm)
+    func load(_ bundle: PluginBundle, config: [String: String], host: PluginHost) throws -> Plugin {
+        let key = Gateway.PluginKey(path: bundle.modulePath, config: config, wasm: bundle.wasm)
         if let plugin = loaded[key] ?? previous[key] {
             loaded[key] = plugin
             return plugin
         }
-        let plugin = try core.pluginHost.makePlugin(manifest: bundle.manifest, wasm: bundle.wasm, config: handler.config)
+        let plugin = try host.makePlugin(manifest: bundle.manifest, wasm: bundle.wasm, config: config)
         loaded[key] = plugin
         return plugin
     }

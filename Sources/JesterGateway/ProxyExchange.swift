@@ -9,9 +9,18 @@ import NIOSSL
 /// stops reading while the other cannot write.
 final class ProxyExchange: UpstreamDelegate {
     private let handler: RequestHandler
-    let endpoint: UpstreamEndpoint
+    private(set) var endpoint: UpstreamEndpoint
     private let route: String
-    private let head: HTTPRequestHead
+    private var head: HTTPRequestHead
+    /// Where retries pick their target; nil without a retry policy.
+    private let group: UpstreamGroup?
+    private let retry: RetryPolicy?
+    /// The request body kept for a retry, while it fits the policy's `max_replay_body_bytes`.
+    private var replay: [ByteBuffer] = []
+    private var replayBytes = 0
+    private var replayable = true
+    private var attempts = 1
+    private var waitingToRetry = false
     private var connection: UpstreamConnection?
     private var pending: [ByteBuffer] = []
     private var pendingTrailers: HTTPHeaders?
@@ -22,11 +31,26 @@ final class ProxyExchange: UpstreamDelegate {
     private var finished = false
     private var retried = false
 
-    init(handler: RequestHandler, endpoint: UpstreamEndpoint, route: String, head: HTTPRequestHead) {
+    init(handler: RequestHandler, endpoint: UpstreamEndpoint, route: String, head: HTTPRequestHead, group: UpstreamGroup? = nil, retry: RetryPolicy? = nil) {
         self.handler = handler
         self.endpoint = endpoint
         self.route = route
         self.head = head
+        if let retry, retry.attempts > 1, retry.retryNonIdempotent || Self.isIdempotent(head.method) {
+            self.retry = retry
+            self.group = group
+        } else {
+            self.retry = nil
+            self.group = nil
+        }
+    }
+
+    /// GET, HEAD, OPTIONS, PUT, DELETE and TRACE: safe to send twice.
+    static func isIdempotent(_ method: HTTPMethod) -> Bool {
+        switch method {
+        case .GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE: return true
+        default: return false
+        }
     }
 
     private var pools: LoopPools { handler.connection.pools }
@@ -53,6 +77,7 @@ final class ProxyExchange: UpstreamDelegate {
                 }
             case .failure(let error):
                 guard !self.finished else { return }
+                if self.retryIfAllowed() { return }
                 self.fail(GatewayFailure(.upstreamConnect(Self.describe(error))))
             }
         }
@@ -78,7 +103,7 @@ final class ProxyExchange: UpstreamDelegate {
     }
 
     private func armResponseTimer() {
-        handler.responseTimer?.arm(in: endpoint.responseHeaderTimeout)
+        handler.responseTimer?.arm(in: retry?.perTryTimeout ?? endpoint.responseHeaderTimeout)
     }
 
     private func disarmResponseTimer() {
@@ -87,7 +112,8 @@ final class ProxyExchange: UpstreamDelegate {
 
     /// The response head did not arrive within `response_timeout`.
     func responseTimedOut() {
-        guard !responseStarted, !finished else { return }
+        guard !responseStarted, !finished, !waitingToRetry else { return }
+        if retryIfAllowed() { return }
         fail(GatewayFailure(.upstreamTimeout))
     }
 
@@ -102,6 +128,10 @@ final class ProxyExchange: UpstreamDelegate {
 
     func forwardBody(_ body: ByteBuffer) {
         guard !finished else { return }
+        if let retry, replayable {
+            replayBytes += body.readableBytes
+            if replayBytes <= retry.maxReplayBodyBytes { replay.append(body) } else { replayable = false; replay = [] }
+        }
         guard let connection else {
             pending.append(body)
             return
@@ -152,6 +182,7 @@ final class ProxyExchange: UpstreamDelegate {
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished else { return }
         disarmResponseTimer()
+        if let retry, retry.retryOnStatuses.contains(head.status.code), retryIfAllowed() { return }
         responseStarted = true
         upstreamKeepAlive = head.isKeepAlive
         // Response phase: the route's post-upstream filter chain runs here (issue 4).
@@ -218,7 +249,38 @@ final class ProxyExchange: UpstreamDelegate {
             connectNew()
             return
         }
+        if retryIfAllowed() { return }
         fail(GatewayFailure(.upstreamClosed(why)))
+    }
+
+    /// Tries again under the route's retry policy, when this try failed before anything went to
+    /// the client, the whole request is known and tries are left: after the backoff (doubled
+    /// each time), on the next target the upstream picks.
+    private func retryIfAllowed() -> Bool {
+        guard let retry, let group, attempts < retry.attempts, requestEnded, replayable, !responseStarted, !finished else { return false }
+        attempts += 1
+        if let connection {
+            connection.handler.detach()
+            connection.channel.close(promise: nil)
+            self.connection = nil
+        }
+        disarmResponseTimer()
+        waitingToRetry = true
+        let delay = TimeAmount.nanoseconds(retry.backoff.nanoseconds << Int64(min(attempts - 2, 16)))
+        handler.setReadsPaused(true)
+        handler.connection.pools.eventLoop.scheduleTask(in: delay) {
+            self.waitingToRetry = false
+            guard !self.finished else { return }
+            let next = group.pick()
+            if next !== self.endpoint {
+                self.head = ProxyHeaders.retarget(self.head, from: self.endpoint, to: next)
+                self.endpoint = next
+            }
+            self.pending = self.replay
+            self.bodySent = false
+            self.connectNew()
+        }
+        return true
     }
 
     private func fail(_ failure: GatewayFailure) {

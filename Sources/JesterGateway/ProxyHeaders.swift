@@ -87,6 +87,16 @@ enum ProxyHeaders {
         return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
     }
 
+    /// The same forwarded request for another target of the upstream (a retry): its path prefix,
+    /// and the Host header when it was the old target's (the client sent none).
+    static func retarget(_ head: HTTPRequestHead, from old: UpstreamEndpoint, to new: UpstreamEndpoint) -> HTTPRequestHead {
+        var head = head
+        let path = head.uri.hasPrefix(old.target.pathPrefix) ? String(head.uri.dropFirst(old.target.pathPrefix.count)) : head.uri
+        head.uri = new.target.pathPrefix + path
+        if head.headers.first(name: "host") == old.authority { head.headers.replaceOrAdd(name: "host", value: new.authority) }
+        return head
+    }
+
     /// The response head as it goes back to the client.
     static func downstreamResponse(_ head: HTTPResponseHead, version: HTTPVersion) -> HTTPResponseHead {
         var headers = head.headers

@@ -340,7 +340,8 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
                 head, path: path, clientAddress: connection.clientAddress, scheme: connection.scheme,
                 host: target.host.map(String.init), endpoint: endpoint, via: isHTTP2 ? ProxyHeaders.via2 : ProxyHeaders.via(for: head.version)
             )
-            let exchange = ProxyExchange(handler: self, endpoint: endpoint, route: route.name, head: upstreamHead)
+            let exchange = ProxyExchange(
+                handler: self, endpoint: endpoint, route: route.name, head: upstreamHead, group: group, retry: filters?.exchange.retryPolicy)
             state = .proxying(exchange)
             if let timeout = filters?.exchange.upstreamTimeout { armExchangeTimer(timeout, context: context) }
             exchange.start()
@@ -509,15 +510,9 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         request?.error = failure.code
         let mustClose = close || !(request?.ended ?? true)
         let (head, body) = failure.response(acceptJSON: request?.acceptJSON ?? false, version: responseVersion, close: mustClose)
-        if failure.status.code >= 500 {
+        if failure.status.code >= 500 || failure.detail != nil {
             connection.core.logger.warning(
-                "\(failure.message)",
-                metadata: ["route": .string(failure.route ?? "-"), "status": .stringConvertible(failure.status.code)]
-            )
-        }
-        if let detail = failure.detail {
-            connection.core.logger.warning(
-                "\(failure.message): \(detail)",
+                "\(failure.message)\(failure.detail.map { ": \($0)" } ?? "")",
                 metadata: ["route": .string(failure.route ?? "-"), "status": .stringConvertible(failure.status.code)]
             )
         }

@@ -26,20 +26,25 @@ final class FilterChain: Sendable {
     let maxResponseBufferBytes: Int
     let logger: Logger
 
+    /// - Parameters:
+    ///   - requestStages: `filters`, in order. Each also runs in the response phase (its response
+    ///     hook), after the `response_filters`, in reverse order: the request filters wrap the
+    ///     rest like layers, the first one sees the request first and the response last.
+    ///   - responseStages: `response_filters`, in order; they run in the response phase only.
     init(requestStages: [FilterStage], responseStages: [FilterStage], logger: Logger) {
         self.requestStages = requestStages
-        self.responseStages = responseStages
+        self.responseStages = responseStages + requestStages.reversed()
         self.logger = logger
         let requestBuffering = requestStages.map(\.filter.requirements).filter(\.bufferRequestBody)
-        let responseBuffering = responseStages.map(\.filter.requirements).filter(\.bufferResponseBody)
+        let responseBuffering = self.responseStages.map(\.filter.requirements).filter(\.bufferResponseBody)
         buffersRequestBody = !requestBuffering.isEmpty
         buffersResponseBody = !responseBuffering.isEmpty
         maxRequestBufferBytes = requestBuffering.map(\.maxBodyBytes).min() ?? 0
         maxResponseBufferBytes = responseBuffering.map(\.maxBodyBytes).min() ?? 0
     }
 
-    /// Every filter once, for `onFinish`.
-    var allFilters: [any GatewayFilter] { requestStages.map(\.filter) + responseStages.map(\.filter) }
+    /// Every filter once, for `onFinish` (the response stages include the request stages).
+    var allFilters: [any GatewayFilter] { responseStages.map(\.filter) }
 }
 
 /// Runs one request through its route's ``FilterChain``: the request phase, then the response

@@ -33,9 +33,10 @@ final class WasmFilter: GatewayFilter {
         handlesResponses = plugin.module.functionExport(named: "on-response") != nil
     }
 
-    /// The request's session, opened on first use.
+    /// The request's session, opened on first use. Keyed by the plugin, so that a plugin listed
+    /// twice in one route (say in `filters` and `response_filters`) uses one instance per request.
     private func session(for exchange: FilterExchange) throws -> HTTPFilterSession {
-        let key = ObjectIdentifier(self)
+        let key = ObjectIdentifier(plugin)
         if let open = exchange.state(for: key) as? HTTPFilterSession { return open }
         let session = try plugin.openHTTPFilterSession(context: context)
         exchange.setState(session, for: key)
@@ -75,7 +76,7 @@ final class WasmFilter: GatewayFilter {
     }
 
     func onFinish(_ exchange: FilterExchange) {
-        let key = ObjectIdentifier(self)
+        let key = ObjectIdentifier(plugin)
         (exchange.state(for: key) as? HTTPFilterSession)?.close()
         exchange.setState(nil, for: key)
     }

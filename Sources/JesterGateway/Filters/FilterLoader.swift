@@ -1,0 +1,198 @@
+import Foundation
+import JesterConfig
+import JesterManifest
+import JesterRuntime
+import Logging
+import NIOCore
+
+/// Plugins found under `[plugins] search_paths`, by id: a directory holding `plugin.json`, or a
+/// `NAME.json` manifest next to its module. Scanned when a routing table is built (at start and
+/// on every reload), so a plugin dropped into a search path is picked up by the next reload.
+struct PluginCatalog {
+    private(set) var locations: [String: String] = [:]
+    /// Plugins whose manifest could not be read, with why (reported only if a route names them).
+    private(set) var unreadable: [String: String] = [:]
+
+    init(searchPaths: [String]) {
+        let files = FileManager.default
+        for directory in searchPaths {
+            guard let names = try? files.contentsOfDirectory(atPath: directory) else { continue }
+            for name in names.sorted() {
+                let path = (directory as NSString).appendingPathComponent(name)
+                var isDirectory: ObjCBool = false
+                guard files.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+                let manifestPath: String
+                if isDirectory.boolValue {
+                    manifestPath = (path as NSString).appendingPathComponent("plugin.json")
+                    guard files.fileExists(atPath: manifestPath) else { continue }
+                } else if name.hasSuffix(".json") {
+                    manifestPath = path
+                } else {
+                    continue
+                }
+                do {
+                    let manifest = try PluginBundle.readManifest(manifestPath)
+                    // The first search path that has an id wins.
+                    if locations[manifest.id] == nil { locations[manifest.id] = manifestPath }
+                } catch {
+                    let id = isDirectory.boolValue ? name : String(name.dropLast(5))
+                    if unreadable[id] == nil { unreadable[id] = "\(manifestPath): \(error)" }
+                }
+            }
+        }
+    }
+}
+
+/// Builds a route's filter chain from its config entries: finds each filter, checks its config
+/// against the filter's JSON Schema (with defaults), and loads plugins and libraries.
+struct FilterBuilder {
+    let route: RouteConfig
+    let config: GatewayConfig
+    let catalog: PluginCatalog
+    let allowUnsafeDylib: Bool
+    let logger: Logger
+    let eventLoopGroup: any EventLoopGroup
+    /// Loads (or reuses) a WASM plugin with its flattened config.
+    let loadPlugin: (PluginBundle, [String: String]) throws -> Plugin
+
+    /// The chain, or nil when the route has no filters. Problems are appended, each starting
+    /// with the file and line it is about.
+    func build(problems: inout [String]) -> FilterChain? {
+        guard !route.filters.isEmpty || !route.responseFilters.isEmpty else { return nil }
+        var request: [FilterStage] = []
+        var response: [FilterStage] = []
+        for (index, entry) in route.filters.enumerated() {
+            if let stage = stage(entry, key: "filters[\(index)]", problems: &problems) { request.append(stage) }
+        }
+        for (index, entry) in route.responseFilters.enumerated() {
+            if let stage = stage(entry, key: "response_filters[\(index)]", problems: &problems) { response.append(stage) }
+        }
+        return FilterChain(requestStages: request, responseStages: response, logger: logger)
+    }
+
+    private func stage(_ entry: FilterConfig, key: String, problems: inout [String]) -> FilterStage? {
+        let label = "\(entry.kind.rawValue):\(entry.name)"
+        let prefix = "route '\(route.name)' \(key) (\(label))"
+        var found: [String] = []
+        func report(_ path: String, _ message: String) {
+            let name = path == "$" ? "config" : "config" + path.dropFirst()
+            found.append("\(entry.location(ofConfig: path)): \(prefix): \(name): \(message)")
+        }
+        func problem(_ message: String) { found.append(message) }
+        let filter: (any GatewayFilter)?
+        switch entry.kind {
+        case .builtin:
+            filter = builtin(entry, report: report, problem: problem, prefix: prefix)
+        case .wasm:
+            filter = wasm(entry, report: report, problem: problem, prefix: prefix)
+        case .dylib:
+            filter = dylib(entry, problem: problem, prefix: prefix)
+        }
+        problems += found
+        guard let filter else { return nil }
+        return FilterStage(filter: filter, label: label, failurePolicy: entry.failurePolicy, runOnErrors: entry.runOnErrors)
+    }
+
+    /// Checks `value` against `schema`, reporting every violation; returns it with defaults.
+    private func validated(_ value: JSONValue, schema: JSONValue?, report: (String, String) -> Void) -> JSONValue? {
+        guard let schema else { return value }
+        let compiled: JSONSchema
+        do {
+            compiled = try JSONSchema(schema)
+        } catch {
+            report("$", "the filter's config schema is invalid: \(error)")
+            return nil
+        }
+        let violations = compiled.validate(value)
+        for violation in violations { report(violation.path, violation.message) }
+        return violations.isEmpty ? compiled.applyingDefaults(to: value) : nil
+    }
+
+    private func builtin(_ entry: FilterConfig, report: (String, String) -> Void, problem: (String) -> Void, prefix: String) -> (any GatewayFilter)? {
+        guard let type = BuiltinFilters.named(entry.name) else {
+            let known = BuiltinFilters.names
+            let hint = Suggestions.closest(to: entry.name, in: known).map { "Did you mean \"\($0)\"? " } ?? ""
+            problem("\(entry.location): \(prefix): name: there is no built-in filter \"\(entry.name)\". \(hint)Built-in filters: \(known.joined(separator: ", "))")
+            return nil
+        }
+        guard let config = validated(entry.config, schema: type.configSchema, report: report) else { return nil }
+        var setupLogger = logger
+        setupLogger[metadataKey: "route"] = "\(route.name)"
+        setupLogger[metadataKey: "filter"] = "\(entry.name)"
+        let setup = FilterSetup(
+            route: route.name, directory: (entry.location.file as NSString).deletingLastPathComponent, logger: setupLogger,
+            eventLoopGroup: eventLoopGroup)
+        do {
+            return try type.init(config: config, setup: setup)
+        } catch {
+            report(error.path, error.description)
+            return nil
+        }
+    }
+
+    private func wasm(_ entry: FilterConfig, report: (String, String) -> Void, problem: (String) -> Void, prefix: String) -> (any GatewayFilter)? {
+        guard let reference = entry.plugin ?? entry.module else {
+            problem("\(entry.location): \(prefix): plugin: a wasm filter needs plugin = \"ID or path\". Add plugin = \"plugins/NAME\"")
+            return nil
+        }
+        let path: String
+        if reference.hasPrefix("/") {
+            path = reference
+        } else if let found = catalog.locations[reference] {
+            path = found
+        } else {
+            let why = catalog.unreadable[reference].map { "; a manifest that may be it cannot be read: \($0)" } ?? ""
+            let searched = config.plugins.searchPaths.isEmpty ? "no [plugins] search_paths are set" : "searched \(config.plugins.searchPaths.joined(separator: ", "))"
+            problem("\(entry.location): \(prefix): plugin: no plugin with id \"\(reference)\" (\(searched))\(why). Put the plugin in a search path, or give its path")
+            return nil
+        }
+        let bundle: PluginBundle
+        do {
+            bundle = try PluginBundle.read(from: path)
+        } catch {
+            problem("\(entry.location): \(prefix): plugin: cannot read \(path): \(error)")
+            return nil
+        }
+        guard let config = validated(entry.config, schema: bundle.manifest.configSchema, report: report) else { return nil }
+        do {
+            let plugin = try loadPlugin(bundle, Self.flatten(config))
+            guard plugin.module.functionExport(named: "on-request") != nil || plugin.module.functionExport(named: "on-response") != nil else {
+                problem("\(entry.location): \(prefix): plugin: \(bundle.manifest.id) is not an http filter: it exports neither on-request nor on-response (see wit/jester.wit, world http-filter)")
+                return nil
+            }
+            return WasmFilter(plugin: plugin)
+        } catch {
+            problem("\(entry.location): \(prefix): plugin: cannot load \(bundle.manifest.id): \(error)")
+            return nil
+        }
+    }
+
+    private func dylib(_ entry: FilterConfig, problem: (String) -> Void, prefix: String) -> (any GatewayFilter)? {
+        guard allowUnsafeDylib || config.plugins.allowUnsafeDylib else {
+            problem(
+                "\(entry.location): \(prefix): type: dylib filters run native code unsandboxed inside the gateway, so they are off by default. "
+                    + "Start with `jester run --allow-unsafe-dylib`, or set allow_unsafe_dylib = true in [plugins], if you trust \(entry.module ?? "the library")")
+            return nil
+        }
+        guard let module = entry.module else {
+            problem("\(entry.location): \(prefix): module: a dylib filter needs module = \"path/to/libfilter.so\"")
+            return nil
+        }
+        do {
+            return try DylibFilter.load(path: module, config: entry.config, label: entry.name)
+        } catch {
+            problem("\(entry.location): \(prefix): module: \(error)")
+            return nil
+        }
+    }
+
+    /// A plugin's config as the `config` interface gives it: strings as they are, anything else
+    /// as its JSON text.
+    static func flatten(_ config: JSONValue) -> [String: String] {
+        var flat: [String: String] = [:]
+        for (key, value) in config.objectValue ?? [] {
+            flat[key] = value.stringValue ?? value.serialized()
+        }
+        return flat
+    }
+}

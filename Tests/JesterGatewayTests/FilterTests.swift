@@ -1,0 +1,263 @@
+import Foundation
+import JesterConfig
+import JesterGateway
+import JesterManifest
+import JesterTesting
+import NIOHTTP1
+import Testing
+
+/// A hand-written guest of the `http-filter` world (docs/abi.md), driven by the request path:
+/// `/trap` traps, `/loop` never returns, `/grow` grows memory past its limit; a request with
+/// `x-deny` is answered 403 by the filter; otherwise `x-user` is copied into `x-filtered` (or
+/// `none`). `on-response` adds `x-wasm: on-response` and `x-pinned: yes` when `on-request` of the
+/// same request ran on the same instance.
+enum FilterGuest {
+    static let wat = """
+        (module
+          (import "jester:plugin/http@0.1.0" "[method]request.path" (func $path (param i32 i32)))
+          (import "jester:plugin/http@0.1.0" "[method]request.header" (func $req_header (param i32 i32 i32 i32)))
+          (import "jester:plugin/http@0.1.0" "[method]request.set-header" (func $req_set (param i32 i32 i32 i32 i32) (result i32)))
+          (import "jester:plugin/http@0.1.0" "[method]response.set-status" (func $resp_status (param i32 i32) (result i32)))
+          (import "jester:plugin/http@0.1.0" "[method]response.set-header" (func $resp_set (param i32 i32 i32 i32 i32) (result i32)))
+          (import "jester:plugin/http@0.1.0" "[method]response.set-body" (func $resp_body (param i32 i32 i32)))
+          (memory (export "memory") 2)
+          (global $heap (mut i32) (i32.const 8192))
+          (global $pinned (mut i32) (i32.const 0))
+          (data (i32.const 16) "x-user")
+          (data (i32.const 32) "x-filtered")
+          (data (i32.const 48) "none")
+          (data (i32.const 64) "x-deny")
+          (data (i32.const 80) "x-denied-by")
+          (data (i32.const 96) "wasm")
+          (data (i32.const 112) "denied\\n")
+          (data (i32.const 128) "/trap")
+          (data (i32.const 144) "/loop")
+          (data (i32.const 160) "/grow")
+          (data (i32.const 176) "x-wasm")
+          (data (i32.const 192) "on-response")
+          (data (i32.const 208) "x-pinned")
+          (data (i32.const 224) "yes")
+          (func $alloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+            (local $p i32)
+            (local.set $p (global.get $heap))
+            (global.set $heap (i32.add (global.get $heap) (i32.and (i32.add (local.get 3) (i32.const 7)) (i32.const -8))))
+            (if (i32.gt_u (global.get $heap) (i32.const 120000)) (then (global.set $heap (i32.const 8192)) (local.set $p (i32.const 8192))
+              (global.set $heap (i32.add (i32.const 8192) (i32.and (i32.add (local.get 3) (i32.const 7)) (i32.const -8))))))
+            (local.get $p))
+          (func $eq (param $a i32) (param $alen i32) (param $b i32) (param $blen i32) (result i32)
+            (local $i i32)
+            (if (i32.ne (local.get $alen) (local.get $blen)) (then (return (i32.const 0))))
+            (block $done
+              (loop $l
+                (br_if $done (i32.ge_u (local.get $i) (local.get $alen)))
+                (if (i32.ne (i32.load8_u (i32.add (local.get $a) (local.get $i))) (i32.load8_u (i32.add (local.get $b) (local.get $i))))
+                  (then (return (i32.const 0))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l)))
+            (i32.const 1))
+          (func $path_is (param $req i32) (param $lit i32) (param $len i32) (result i32)
+            (call $path (local.get $req) (i32.const 1024))
+            (call $eq (i32.load (i32.const 1024)) (i32.load (i32.const 1028)) (local.get $lit) (local.get $len)))
+          (func (export "on-request") (param $req i32) (param $resp i32) (result i32)
+            (global.set $pinned (i32.const 1))
+            (if (call $path_is (local.get $req) (i32.const 128) (i32.const 5)) (then unreachable))
+            (if (call $path_is (local.get $req) (i32.const 144) (i32.const 5)) (then (loop $forever (br $forever))))
+            (if (call $path_is (local.get $req) (i32.const 160) (i32.const 5))
+              (then (if (i32.eq (memory.grow (i32.const 4096)) (i32.const -1)) (then unreachable))))
+            (call $req_header (local.get $req) (i32.const 64) (i32.const 6) (i32.const 1040))
+            (if (i32.load8_u (i32.const 1040))
+              (then
+                (drop (call $resp_status (local.get $resp) (i32.const 403)))
+                (drop (call $resp_set (local.get $resp) (i32.const 80) (i32.const 11) (i32.const 96) (i32.const 4)))
+                (call $resp_body (local.get $resp) (i32.const 112) (i32.const 7))
+                (return (i32.const 1))))
+            (call $req_header (local.get $req) (i32.const 16) (i32.const 6) (i32.const 1056))
+            (if (i32.load8_u (i32.const 1056))
+              (then (drop (call $req_set (local.get $req) (i32.const 32) (i32.const 10) (i32.load (i32.const 1060)) (i32.load (i32.const 1064)))))
+              (else (drop (call $req_set (local.get $req) (i32.const 32) (i32.const 10) (i32.const 48) (i32.const 4)))))
+            (i32.const 0))
+          (func (export "on-response") (param $req i32) (param $resp i32) (result i32)
+            (drop (call $resp_set (local.get $resp) (i32.const 176) (i32.const 6) (i32.const 192) (i32.const 11)))
+            (if (global.get $pinned)
+              (then (drop (call $resp_set (local.get $resp) (i32.const 208) (i32.const 8) (i32.const 224) (i32.const 3)))))
+            (global.set $pinned (i32.const 0))
+            (i32.const 0)))
+        """
+
+    /// A response-body filter: buffers the response and upper-cases it.
+    static let upperWAT = """
+        (module
+          (import "jester:plugin/http@0.1.0" "[method]response.body" (func $body (param i32 i32)))
+          (import "jester:plugin/http@0.1.0" "[method]response.set-body" (func $set_body (param i32 i32 i32)))
+          (memory (export "memory") 4)
+          (global $heap (mut i32) (i32.const 4096))
+          (func $alloc (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+            (local $p i32)
+            (local.set $p (global.get $heap))
+            (global.set $heap (i32.add (global.get $heap) (local.get 3)))
+            (local.get $p))
+          (func (export "on-response") (param $req i32) (param $resp i32) (result i32)
+            (local $p i32) (local $n i32) (local $i i32) (local $c i32)
+            (global.set $heap (i32.const 4096))
+            (call $body (local.get $resp) (i32.const 64))
+            (if (i32.load8_u (i32.const 64)) (then unreachable))
+            (local.set $p (i32.load (i32.const 68)))
+            (local.set $n (i32.load (i32.const 72)))
+            (block $done
+              (loop $l
+                (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+                (local.set $c (i32.load8_u (i32.add (local.get $p) (local.get $i))))
+                (if (i32.and (i32.ge_u (local.get $c) (i32.const 97)) (i32.le_u (local.get $c) (i32.const 122)))
+                  (then (i32.store8 (i32.add (local.get $p) (local.get $i)) (i32.sub (local.get $c) (i32.const 32)))))
+                (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                (br $l)))
+            (call $set_body (local.get $resp) (local.get $p) (local.get $n))
+            (i32.const 0)))
+        """
+
+    /// Writes a plugin directory (plugin.json + module) and returns its path.
+    static func plugin(id: String, wat: String, extra: String = "") throws -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jester-filter-\(id)-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try Data(JesterFixtures.wasm(wat)).write(to: URL(fileURLWithPath: directory + "/\(id).wasm"))
+        let manifest = """
+            { "id": "\(id)", "version": "1.0.0", "module": "\(id).wasm", "abi": "jester@0.1.0",
+              "limits": { "memory_bytes": 1048576, "timeout_ms": 200 }\(extra) }
+            """
+        try manifest.write(toFile: directory + "/plugin.json", atomically: true, encoding: .utf8)
+        return directory
+    }
+}
+
+@Suite(.serialized) struct FilterTests {
+    @Test func wasmFilterEditsRequestAndResponseOnOneInstance() async throws {
+        let origin = try await TestOrigin()
+        let plugin = try FilterGuest.plugin(id: "echo", wat: FilterGuest.wat)
+        let filter = FilterConfig(kind: .wasm, name: "echo", plugin: plugin)
+        // In `filters`, a filter runs both ways: on-request, then on-response on the way back.
+        let route = RouteConfig(name: "app", action: .upstream("app"), filters: [filter])
+        let (gw, port) = try await gateway(routes: [route], upstreams: [upstream("app", [origin])])
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        for round in 0..<3 {
+            let result = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/hello", "-H", "x-user: alice\(round)"])
+            #expect(result.stdout.hasPrefix("HTTP/1.1 200"), "\(result.stdout)")
+            #expect(result.stdout.lowercased().contains("x-wasm: on-response"))
+            #expect(result.stdout.lowercased().contains("x-pinned: yes"))
+        }
+        let seen = origin.requests.map { $0.head.headers["x-filtered"] }
+        #expect(seen == [["alice0"], ["alice1"], ["alice2"]])
+        _ = try JesterFixtures.curl(["-s", "http://127.0.0.1:\(port)/"])
+        #expect(origin.requests.last?.head.headers["x-filtered"] == ["none"])
+    }
+
+    @Test func wasmFilterShortCircuitsAndResponseFiltersStillRun() async throws {
+        let origin = try await TestOrigin()
+        let plugin = try FilterGuest.plugin(id: "deny", wat: FilterGuest.wat)
+        let filter = FilterConfig(kind: .wasm, name: "deny", plugin: plugin)
+        let headers = FilterConfig(kind: .builtin, name: "headers", config: ["response": ["set": ["x-after": "yes"]]])
+        let route = RouteConfig(name: "app", action: .upstream("app"), filters: [filter], responseFilters: [headers])
+        let (gw, port) = try await gateway(routes: [route], upstreams: [upstream("app", [origin])])
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        let result = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/x", "-H", "x-deny: 1"])
+        #expect(result.stdout.hasPrefix("HTTP/1.1 403"), "\(result.stdout)")
+        #expect(result.stdout.lowercased().contains("x-denied-by: wasm"))
+        #expect(result.stdout.lowercased().contains("x-after: yes"))
+        #expect(result.stdout.hasSuffix("denied\n"))
+        #expect(origin.requests.isEmpty)
+    }
+
+    @Test func misbehavingWasmFiltersFailPerPolicyAndTheGatewayKeepsServing() async throws {
+        let origin = try await TestOrigin()
+        let plugin = try FilterGuest.plugin(id: "bad", wat: FilterGuest.wat)
+        let closed = FilterConfig(kind: .wasm, name: "bad", plugin: plugin)
+        var open = closed
+        open.failurePolicy = .failOpen
+        let routes = [
+            RouteConfig(name: "open", matchers: MatcherConfig(pathPrefix: "/open"), action: .upstream("app"), filters: [open]),
+            RouteConfig(name: "closed", action: .upstream("app"), filters: [closed]),
+        ]
+        let (gw, port) = try await gateway(routes: routes, upstreams: [upstream("app", [origin])])
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        func status(_ path: String) throws -> (Int, String) {
+            let result = try JesterFixtures.curl(["-s", "-o", "/dev/stderr", "-w", "%{http_code}", "http://127.0.0.1:\(port)\(path)"])
+            return (Int(result.stdout) ?? 0, result.stderr)
+        }
+        let started = Date()
+        #expect(try status("/trap").0 == 500)
+        #expect(try status("/loop").0 == 503)  // the 200 ms deadline is a limit
+        #expect(try status("/grow").0 == 503)  // so is memory
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(try status("/hello").0 == 200)
+        // fail_open: the request goes on without the filter.
+        #expect(try status("/open/trap").0 == 200)
+        #expect(try status("/open/loop").0 == 200)
+        // The body names the filter, not the trap's details.
+        let (_, body) = try status("/trap")
+        #expect(body.contains("filter wasm:bad failed"))
+        #expect(!body.contains("unreachable"))
+    }
+
+    @Test func bufferedResponseBodyIsRewritten() async throws {
+        let origin = try await TestOrigin()
+        let plugin = try FilterGuest.plugin(id: "upper", wat: FilterGuest.upperWAT, extra: #", "http_filter": { "buffer_response_body": true }"#)
+        let route = RouteConfig(name: "app", action: .upstream("app"), responseFilters: [FilterConfig(kind: .wasm, name: "upper", plugin: plugin)])
+        let (gw, port) = try await gateway(routes: [route], upstreams: [upstream("app", [origin])])
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        let result = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/some/path"])
+        #expect(result.stdout.hasSuffix("GET /SOME/PATH 0"), "\(result.stdout)")
+        #expect(result.stdout.lowercased().contains("content-length: 16"))
+        // Over HTTP/2 too (h2c prior knowledge is off here, so HTTP/1.1 keep-alive twice).
+        let twice = try JesterFixtures.curl(["-s", "http://127.0.0.1:\(port)/a", "http://127.0.0.1:\(port)/b"])
+        #expect(twice.stdout == "GET /A 0GET /B 0")
+    }
+
+    @Test func builtinHeadersFilterEditsBothWays() async throws {
+        let origin = try await TestOrigin()
+        let filter = FilterConfig(
+            kind: .builtin, name: "headers",
+            config: ["request": ["set": ["x-env": "prod"], "remove": ["x-debug"]], "response": ["add": ["x-served-by": "jester"], "remove": ["x-origin"]]])
+        let route = RouteConfig(name: "app", action: .upstream("app"), filters: [filter])
+        let (gw, port) = try await gateway(routes: [route], upstreams: [upstream("app", [origin])])
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        let result = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/", "-H", "x-debug: 1", "-H", "x-env: dev"])
+        #expect(result.stdout.lowercased().contains("x-served-by: jester"))
+        #expect(!result.stdout.lowercased().contains("x-origin:"))
+        let seen = try #require(origin.requests.first).head.headers
+        #expect(seen["x-env"] == ["prod"])
+        #expect(seen["x-debug"].isEmpty)
+    }
+
+    @Test func badFilterConfigNamesFileLineAndKey() async throws {
+        let location = SourceLocation(file: "/etc/jester/jester.toml", line: 12)
+        let filter = FilterConfig(
+            kind: .builtin, name: "headers", config: ["request": ["sett": [:]]], location: location,
+            configLocations: ["$.request": SourceLocation(file: "/etc/jester/jester.toml", line: 14)])
+        let unknown = FilterConfig(kind: .builtin, name: "header", location: location)
+        let route = RouteConfig(name: "app", action: .respond(StaticResponseConfig()), filters: [filter, unknown])
+        let config = GatewayConfig(listeners: [JesterFixtures.listener()], routes: [route])
+        await #expect {
+            try await JesterFixtures.startGateway(config)
+        } throws: { error in
+            let text = String(describing: error)
+            return text.contains("/etc/jester/jester.toml:14: route 'app' filters[0] (builtin:headers): config.request.sett: unknown property \"sett\"")
+                && text.contains("/etc/jester/jester.toml:12: route 'app' filters[1] (builtin:header): name: there is no built-in filter \"header\". Did you mean \"headers\"?")
+        }
+    }
+
+    @Test func dylibFiltersAreRefusedUnlessAllowed() async throws {
+        let filter = FilterConfig(kind: .dylib, name: "native", module: "/tmp/libnative.so", location: SourceLocation(file: "/x/jester.toml", line: 3))
+        let route = RouteConfig(name: "app", action: .respond(StaticResponseConfig()), filters: [filter])
+        let config = GatewayConfig(listeners: [JesterFixtures.listener()], routes: [route])
+        await #expect {
+            try await JesterFixtures.startGateway(config)
+        } throws: { error in
+            String(describing: error).contains("/x/jester.toml:3: route 'app' filters[0] (dylib:native): type: dylib filters run native code unsandboxed")
+                && String(describing: error).contains("--allow-unsafe-dylib")
+        }
+    }
+}
