@@ -152,6 +152,20 @@ struct BuiltPlugin {
         #expect(redact.configSchema != nil)
     }
 
+    @Test func theExampleConfigSchemasTakeTheREADMEsConfigsAndRefuseTypos() throws {
+        let root = JesterFixtures.repositoryRoot + "/examples/filters/"
+        let header = try JSONSchema(try #require(PluginBundle.readManifest(root + "header-rewrite/plugin.json").configSchema))
+        #expect(header.isValid(try JSONValue.parse(#"{"require_header": "x-api-key", "rename": {"x-legacy-user": "x-user"}}"#)))
+        #expect(!header.isValid(try JSONValue.parse(#"{"require_header": "x api key"}"#)))
+        #expect(!header.isValid(try JSONValue.parse(#"{"rename": {"a": 1}}"#)))
+        #expect(!header.isValid(try JSONValue.parse(#"{"required_header": "x-api-key"}"#)))
+        #expect(header.applyingDefaults(to: .object([]))["tag"]?.stringValue == "header-rewrite")
+        let redact = try JSONSchema(try #require(PluginBundle.readManifest(root + "redact-json/plugin.json").configSchema))
+        #expect(redact.isValid(try JSONValue.parse(#"{"fields": ["password", "ssn", "card_number"]}"#)))
+        #expect(!redact.isValid(try JSONValue.parse(#"{"fields": "password"}"#)))
+        #expect(redact.applyingDefaults(to: .object([]))["replacement"]?.stringValue == "[redacted]")
+    }
+
     @Test func theHandlerExampleHasNoFilterExports() throws {
         let plugin = try BuiltPlugin(example: "hello")
         #expect(plugin.build.status == 0, "\(plugin.build.stderr)")
