@@ -158,47 +158,99 @@ struct CheckCommand: AsyncParsableCommand {
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
-        abstract: "Build an Embedded Swift plugin directory into its .wasm module.",
+        abstract: "Build a plugin directory (Embedded Swift or C) into its .wasm module.",
         discussion: """
-            Compiles every .swift file in the directory together with the Swift PDK (pdk/swift) for \
-            wasm32-unknown-none-wasm and links the exports the manifest declares, writing the module the \
-            manifest names. Needs the Swift 6.3 toolchain (swiftc and wasm-ld).
+            Builds the module the manifest names, with exactly the exports the manifest declares \
+            (\"exports\" in plugin.json) and checks the result. Needs the Swift 6.3 toolchain (swiftc, clang and \
+            wasm-ld).
 
-            Example:
+            Embedded Swift: compiles every .swift file in the directory together with the Swift PDK \
+            (pdk/swift) for wasm32-unknown-none-wasm, taking the PDK's file for each declared export \
+            (handle, on-request, on-response), so a filter has no handle and a handler no on-request.
+
+            C: compiles every .c file in the directory with clang --target=wasm32, freestanding (no C \
+            library), with pdk/c on the include path (jester_http_filter.h).
+
+            Examples:
               jester plugin build examples/hello
+              jester plugin build examples/filters/header-rewrite
+              jester plugin build examples/filters/redact-json
             """
     )
 
-    @Argument(help: "The plugin directory (with plugin.json and .swift sources).")
+    @Argument(help: "The plugin directory (with plugin.json and .swift or .c sources).")
     var directory: String = "."
 
     @Flag(help: "Build without optimisation (faster to compile, larger module).")
     var debug = false
 
-    @Option(help: "The Jester source tree holding pdk/swift (default: found from the plugin directory upwards, or JESTER_HOME).")
+    @Option(help: "The Jester source tree holding pdk/ (default: found from the plugin directory upwards, or JESTER_HOME).")
     var pdkRoot: String?
 
     func run() async throws {
         let manifestPath = (directory as NSString).appendingPathComponent("plugin.json")
         let manifest = try PluginBundle.readManifest(manifestPath)
         let output = (directory as NSString).appendingPathComponent(manifest.module ?? "plugin.wasm")
-        let sources = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-            .filter { $0.hasSuffix(".swift") }.sorted().map { (directory as NSString).appendingPathComponent($0) }
-        guard !sources.isEmpty else {
-            throw Failure(message: "\(directory) has no .swift sources; `jester plugin build` builds Embedded Swift plugins (other languages: see docs/abi.md)")
+        let exports = manifest.exports.map(\.name)
+        guard !exports.isEmpty else {
+            throw Failure(message: """
+                \(manifestPath) declares no exports, so there is nothing to build: add what the plugin implements, \
+                such as {"name": "handle", "kind": "handler"} or {"name": "on-request", "kind": "http-filter"}
+                """)
+        }
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+        let swiftSources = files.filter { $0.hasSuffix(".swift") }.map { (directory as NSString).appendingPathComponent($0) }
+        let cSources = files.filter { $0.hasSuffix(".c") }.map { (directory as NSString).appendingPathComponent($0) }
+        guard !swiftSources.isEmpty || !cSources.isEmpty else {
+            throw Failure(message: "\(directory) has no .swift or .c sources; `jester plugin build` builds Embedded Swift and C plugins (other languages: see docs/abi.md)")
+        }
+        guard swiftSources.isEmpty || cSources.isEmpty else {
+            throw Failure(message: "\(directory) has both .swift and .c sources; `jester plugin build` builds one language per plugin (for a mix, build by hand: see docs/abi.md)")
         }
         guard let root = pdkRoot ?? Self.findRoot(from: directory) else {
-            throw Failure(message: "cannot find pdk/swift; run from the Jester source tree, pass --pdk-root, or set JESTER_HOME")
-        }
-        let pdk = GuestToolchain.swiftPDKSources(root: root)
-        guard !pdk.isEmpty else { throw Failure(message: "\(root)/pdk/swift has no sources") }
-        var exports = manifest.exports.map(\.name)
-        for standard in ["init", "health", "shutdown", "cabi_post_handle", "cabi_post_init"] where !exports.contains(standard) {
-            exports.append(standard)
+            throw Failure(message: "cannot find pdk/; run from the Jester source tree, pass --pdk-root, or set JESTER_HOME")
         }
         let toolchain = try GuestToolchain()
-        let result = try toolchain.buildEmbeddedSwift(sources: pdk + sources, output: output, exports: exports, optimize: !debug)
+        let result: GuestBuildResult
+        if !swiftSources.isEmpty {
+            let pdk = GuestToolchain.swiftPDKSources(root: root, exports: exports)
+            guard !pdk.isEmpty else { throw Failure(message: "\(root)/pdk/swift has no sources") }
+            result = try toolchain.buildEmbeddedSwift(sources: pdk + swiftSources, output: output, exports: exports, optimize: !debug)
+        } else {
+            guard let include = GuestToolchain.cPDKIncludeDirectory(root: root) else {
+                throw Failure(message: "\(root)/pdk/c does not exist; pass --pdk-root with the Jester source tree")
+            }
+            result = try toolchain.buildC(sources: cSources, output: output, includeDirectories: [include], optimize: !debug)
+        }
+        if !result.diagnostics.isEmpty { Console.error(result.diagnostics) }
+        try Self.checkExports(of: output, declared: manifest.exports)
         Console.out("built \(output) (\(result.byteCount) bytes)")
+    }
+
+    /// Fails unless the module exports every function the manifest declares, and `memory` and
+    /// `cabi_realloc` when it declares a Jester world export (`handler`, `http-filter`).
+    static func checkExports(of path: String, declared: [ExportDeclaration]) throws {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw Failure(message: "\(path) was not written")
+        }
+        let info: ModuleInfo
+        do {
+            info = try ModuleInfo(bytes: [UInt8](data))
+        } catch {
+            throw Failure(message: "\(path): \(error)")
+        }
+        var missing = declared.map(\.name).filter { info.functionExport(named: $0) == nil }
+        if declared.contains(where: { $0.kind == .handler || $0.kind == .httpFilter }) {
+            if info.functionExport(named: "cabi_realloc") == nil { missing.append("cabi_realloc") }
+            if !info.exports.contains(where: { $0.name == "memory" && $0.kind == .memory }) { missing.append("memory") }
+        }
+        guard missing.isEmpty else {
+            throw Failure(message: """
+                built \(path), but it does not export \(missing.joined(separator: ", ")), which plugin.json needs: \
+                in Swift, implement the hook of each declared export in an extension of Plugin; in C, define each \
+                with JESTER_EXPORT("NAME") (see pdk/c/jester_http_filter.h)
+                """)
+        }
     }
 
     static func findRoot(from directory: String) -> String? {

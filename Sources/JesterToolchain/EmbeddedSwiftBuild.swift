@@ -21,13 +21,14 @@ extension GuestToolchain {
     ///
     /// Runs `swiftc -target wasm32-unknown-none-wasm -enable-experimental-feature Embedded ...
     /// -wmo -parse-as-library -c`, then `wasm-ld --no-entry --export=NAME ... --export=cabi_realloc`.
-    /// Include the PDK's sources (``swiftPDKSources(root:)``) unless the guest provides the
+    /// Include the PDK's sources (``swiftPDKSources(root:exports:)``) unless the guest provides the
     /// allocator, `cabi_realloc` and its exports itself (see `docs/abi.md`).
     ///
     /// - Parameters:
     ///   - sources: The `.swift` files, compiled as one module.
     ///   - output: Where to write the `.wasm`; its directory is created if needed.
-    ///   - exports: Functions to export besides `cabi_realloc`, such as `["handle"]`. Functions
+    ///   - exports: Functions to export besides `cabi_realloc`, such as `["handle"]` or
+    ///     `["on-request", "on-response"]`. Functions
     ///     marked `@_expose(wasm, ...)` in the sources (as the PDK's are) are exported anyway.
     ///   - optimize: `-Osize` and `--strip-debug` when `true` (the default); `-Onone` when `false`.
     /// - Throws: ``GuestBuildError``, with the compiler's or linker's output when one failed.
@@ -43,13 +44,7 @@ extension GuestToolchain {
         for source in sources where !FileManager.default.fileExists(atPath: source) || Self.isDirectory(source) {
             throw .sourceNotFound(source)
         }
-        var exportNames: [String] = []
-        for name in exports + ["cabi_realloc"] {
-            guard !name.isEmpty, !name.contains(where: { $0 == "=" || $0 == "," || $0.isWhitespace }) else {
-                throw .invalidExport(name)
-            }
-            if !exportNames.contains(name) { exportNames.append(name) }
-        }
+        let exportNames = try Self.checkedExportNames(exports + ["cabi_realloc"])
 
         let scratch = FileManager.default.temporaryDirectory
             .appendingPathComponent("jester-guest-\(UUID().uuidString)", isDirectory: true)
@@ -72,15 +67,7 @@ extension GuestToolchain {
             )
         }
 
-        let outputURL = URL(fileURLWithPath: output)
-        do {
-            try FileManager.default.createDirectory(
-                at: outputURL.deletingLastPathComponent(),
-                withIntermediateDirectories: true
-            )
-        } catch {
-            throw .outputFailed(output, reason: "\(error)")
-        }
+        let outputURL = try Self.prepareOutput(output)
         let link =
             [wasmLD] + linkerArguments(object: object, output: outputURL.path, exports: exportNames, optimize: optimize)
         let linked = try run(link, tool: "wasm-ld")
@@ -88,13 +75,7 @@ extension GuestToolchain {
             throw .linkFailed(status: linked.status, output: linked.output, hint: Self.linkHint(linked.output))
         }
 
-        let size: Int
-        do {
-            let attributes = try FileManager.default.attributesOfItem(atPath: outputURL.path)
-            size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        } catch {
-            throw .outputFailed(output, reason: "the linker reported success but the file cannot be read: \(error)")
-        }
+        let size = try Self.outputSize(outputURL)
         let diagnostics = [compiled.output, linked.output]
             .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
             .filter { !$0.isEmpty }
@@ -148,12 +129,20 @@ extension GuestToolchain {
                 + "(\(embeddedWasmStandardLibrary) is missing): install Swift 6.3 from swift.org "
                 + "or set \(Self.environmentVariable)"
         }
-        if output.contains("does not conform to protocol 'PluginHooks'") {
-            return "implement `static func handle(_ input: [UInt8]) throws(PluginFailure) -> [UInt8]` "
+        for (hook, signature) in Self.hookSignatures
+        where output.contains("does not conform to protocol '\(hook)'") {
+            return "the manifest declares an export whose hook is missing: implement `\(signature)` "
                 + "in an `extension Plugin` (see pdk/swift/README.md)"
         }
         return nil
     }
+
+    /// The Swift PDK's hook protocols and what a plugin writes to conform.
+    static let hookSignatures: [(String, String)] = [
+        ("HandleHook", "static func handle(_ input: [UInt8]) throws(PluginFailure) -> [UInt8]"),
+        ("OnRequestHook", "static func onRequest(_ request: Request, _ response: Response) -> FilterAction"),
+        ("OnResponseHook", "static func onResponse(_ request: Request, _ response: Response) -> FilterAction"),
+    ]
 
     static func linkHint(_ output: String) -> String? {
         if output.contains("symbol exported via --export not found") {
@@ -167,9 +156,48 @@ extension GuestToolchain {
         return nil
     }
 
+    /// `names` without duplicates, in order, each checked to be usable as a linker export.
+    static func checkedExportNames(_ names: [String]) throws(GuestBuildError) -> [String] {
+        var checked: [String] = []
+        for name in names {
+            guard !name.isEmpty, !name.contains(where: { $0 == "=" || $0 == "," || $0.isWhitespace }) else {
+                throw .invalidExport(name)
+            }
+            if !checked.contains(name) { checked.append(name) }
+        }
+        return checked
+    }
+
+    /// Creates the directory `output` goes into and returns its URL.
+    static func prepareOutput(_ output: String) throws(GuestBuildError) -> URL {
+        let outputURL = URL(fileURLWithPath: output)
+        do {
+            try FileManager.default.createDirectory(
+                at: outputURL.deletingLastPathComponent(),
+                withIntermediateDirectories: true
+            )
+        } catch {
+            throw .outputFailed(output, reason: "\(error)")
+        }
+        return outputURL
+    }
+
+    /// The size of the module a tool just wrote.
+    static func outputSize(_ outputURL: URL) throws(GuestBuildError) -> Int {
+        do {
+            let attributes = try FileManager.default.attributesOfItem(atPath: outputURL.path)
+            return (attributes[.size] as? NSNumber)?.intValue ?? 0
+        } catch {
+            throw .outputFailed(
+                outputURL.path,
+                reason: "the linker reported success but the file cannot be read: \(error)"
+            )
+        }
+    }
+
     /// Runs `command` (tool path, then arguments) without a shell and returns its exit status
     /// and everything it printed.
-    private func run(_ command: [String], tool: String) throws(GuestBuildError) -> (status: Int32, output: String) {
+    func run(_ command: [String], tool: String) throws(GuestBuildError) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())

@@ -52,7 +52,7 @@ public struct GuestBuildError: Error, CustomStringConvertible, Sendable {
         GuestBuildError(
             .noSources,
             "no source files to build: pass the plugin's .swift files and the PDK's "
-                + "(GuestToolchain.swiftPDKSources(root:) lists them)"
+                + "(GuestToolchain.swiftPDKSources(root:exports:) lists them)"
         )
     }
 
@@ -77,6 +77,12 @@ public struct GuestBuildError: Error, CustomStringConvertible, Sendable {
 
     static func compileFailed(status: Int32, sources: Int, output: String, hint: String?) -> GuestBuildError {
         var message = "swiftc failed (exit \(status)) compiling \(sources) Embedded Swift source file(s)"
+        if let hint { message += "; \(hint)" }
+        return GuestBuildError(.compileFailed, message + ":", toolOutput: output)
+    }
+
+    static func cCompileFailed(status: Int32, sources: Int, output: String, hint: String?) -> GuestBuildError {
+        var message = "clang failed (exit \(status)) building \(sources) C source file(s) for wasm32"
         if let hint { message += "; \(hint)" }
         return GuestBuildError(.compileFailed, message + ":", toolOutput: output)
     }

@@ -77,15 +77,42 @@ public struct GuestToolchain: Sendable {
         self.clang = Self.join(clangDirectory, "clang")
     }
 
-    /// The Embedded Swift sources of the Jester PDK in a checkout of the Jester repository:
-    /// `root/pdk/swift/Sources/JesterPDK/*.swift`, sorted. Empty when `root` has no PDK.
+    /// The Embedded Swift sources of the Jester PDK in a checkout of the Jester repository, for a
+    /// plugin that exports `exports`: the shared files `root/pdk/swift/Sources/JesterPDK/*.swift`
+    /// and, for each export the PDK implements, `Exports/NAME.swift` (`handle`, `on-request`,
+    /// `on-response`), sorted. Empty when `root` has no PDK.
+    ///
+    /// Each file in `Exports/` defines one world export and declares that `Plugin` implements
+    /// its hook, so a plugin gets exactly the exports its manifest declares and implements only
+    /// their hooks: a filter has no `handle`, a handler no `on-request`. Export names the PDK
+    /// does not implement are left to the plugin's own sources.
     ///
     /// Compile them together with a plugin's own sources: Embedded Swift builds a guest as one
     /// module.
-    public static func swiftPDKSources(root: String) -> [String] {
+    ///
+    /// ```swift
+    /// let filter = GuestToolchain.swiftPDKSources(root: root, exports: ["on-request", "on-response"])
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - root: The repository root, the directory holding `pdk/swift`.
+    ///   - exports: The export names of the plugin's manifest. The default, `["handle"]`, is a
+    ///     handler's.
+    public static func swiftPDKSources(root: String, exports: [String] = ["handle"]) -> [String] {
         let directory = join(root, "pdk/swift/Sources/JesterPDK")
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
-        return names.filter { $0.hasSuffix(".swift") }.sorted().map { join(directory, $0) }
+        let shared = names.filter { $0.hasSuffix(".swift") }.sorted().map { join(directory, $0) }
+        let exportDirectory = join(directory, "Exports")
+        let exportFiles = Set(exports).sorted().map { join(exportDirectory, $0 + ".swift") }
+            .filter { FileManager.default.fileExists(atPath: $0) }
+        return shared + exportFiles
+    }
+
+    /// The C headers of the Jester PDK (`pdk/c`, holding `jester_http_filter.h`), for
+    /// `-I`, or `nil` when `root` has none.
+    public static func cPDKIncludeDirectory(root: String) -> String? {
+        let directory = join(root, "pdk/c")
+        return isDirectory(directory) ? directory : nil
     }
 
     /// The nearest directory at or above `path` that holds the Swift PDK

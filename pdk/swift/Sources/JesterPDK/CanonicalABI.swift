@@ -98,6 +98,24 @@ enum ABI {
         return String(decoding: buffer, as: UTF8.self)
     }
 
+    /// Lifts a `list<string>` the host wrote at `area` (array pointer at +0, count at +4; the
+    /// array holds 8-byte (pointer, length) pairs) and frees the array and every string, which
+    /// the host allocated with `cabi_realloc` and the guest owns.
+    static func takeStringList(_ area: UInt32) -> [String] {
+        let array = load32(area, 0)
+        let count = load32(area, 4)
+        var strings: [String] = []
+        strings.reserveCapacity(Int(count))
+        var index: UInt32 = 0
+        while index < count {
+            let element = array + index * 8
+            strings.append(takeString(load32(element, 0), load32(element, 4)))
+            index += 1
+        }
+        GuestHeap.free(UInt(array))
+        return strings
+    }
+
     /// Copies `bytes` into a new heap buffer the host may read; the caller frees it later
     /// (in `cabi_post_*`). An empty list is `(0, 0)`.
     static func giveBytes(_ bytes: UnsafeRawBufferPointer) -> (address: UInt32, count: UInt32) {

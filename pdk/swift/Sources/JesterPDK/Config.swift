@@ -19,22 +19,9 @@ public enum Config {
 
     /// Every key that is set, in no particular order.
     public static func keys() -> [String] {
-        // list<string>: array pointer at +0, count at +4; the array holds (pointer, length)
-        // pairs of 8 bytes. The host allocated the array and every string; we free them all.
         ABI.withReturnArea(byteCount: 8, alignment: 4) { area in
             _jesterConfigKeys(area)
-            let array = ABI.load32(area, 0)
-            let count = ABI.load32(area, 4)
-            var keys: [String] = []
-            keys.reserveCapacity(Int(count))
-            var index: UInt32 = 0
-            while index < count {
-                let element = array + index * 8
-                keys.append(ABI.takeString(ABI.load32(element, 0), ABI.load32(element, 4)))
-                index += 1
-            }
-            GuestHeap.free(UInt(array))
-            return keys
+            return ABI.takeStringList(area)
         }
     }
 }

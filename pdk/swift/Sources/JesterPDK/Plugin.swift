@@ -22,23 +22,17 @@ public enum HealthStatus: Int32 {
     case unhealthy = 2
 }
 
-/// The hooks of the `handler` world. ``Plugin`` conforms; you implement them in an extension
-/// of ``Plugin``:
+/// The lifecycle hooks every plugin has, whatever it exports. ``Plugin`` conforms with defaults
+/// that do nothing; implement any of them in an extension of ``Plugin`` to replace the default:
 ///
 /// ```swift
 /// extension Plugin {
-///     static func handle(_ input: [UInt8]) throws(PluginFailure) -> [UInt8] {
-///         Array("Hello, \(String(decoding: input, as: UTF8.self))!".utf8)
+///     static func initialize() throws(PluginFailure) {
+///         guard Config.get("api-base") != nil else { throw PluginFailure("set config key api-base") }
 ///     }
 /// }
 /// ```
-///
-/// Only ``handle(_:)`` is required; the others have defaults that do nothing.
-protocol PluginHooks {
-    /// Handles one request: bytes in, bytes out. A thrown ``PluginFailure`` fails the call with
-    /// its message.
-    static func handle(_ input: [UInt8]) throws(PluginFailure) -> [UInt8]
-
+protocol LifecycleHooks {
     /// Runs once on every new instance before its first call. A thrown failure fails the
     /// instance. Default: nothing.
     static func initialize() throws(PluginFailure)
@@ -50,62 +44,73 @@ protocol PluginHooks {
     static func shutdown()
 }
 
-extension PluginHooks {
+extension LifecycleHooks {
     static func initialize() throws(PluginFailure) {}
     static func health() -> HealthStatus { .healthy }
     static func shutdown() {}
 }
 
-/// Your plugin. Extend it with `static func handle(_:)` (and optionally `initialize()`,
-/// `health()`, `shutdown()`); the PDK's exports call them.
+/// The `handler` world's hook: a plugin that declares the export `handle` (kind `handler`)
+/// implements it in an extension of ``Plugin``:
+///
+/// ```swift
+/// extension Plugin {
+///     static func handle(_ input: [UInt8]) throws(PluginFailure) -> [UInt8] {
+///         Array("Hello, \(String(decoding: input, as: UTF8.self))!".utf8)
+///     }
+/// }
+/// ```
+///
+/// The build compiles `Exports/handle.swift`, which declares the conformance and the export,
+/// only when the manifest declares `handle`.
+protocol HandleHook {
+    /// Handles one request: bytes in, bytes out. A thrown ``PluginFailure`` fails the call with
+    /// its message.
+    static func handle(_ input: [UInt8]) throws(PluginFailure) -> [UInt8]
+}
+
+/// The `http-filter` world's `on-request` hook, built when the manifest declares the export
+/// `on-request` (kind `http-filter`):
+///
+/// ```swift
+/// extension Plugin {
+///     static func onRequest(_ request: Request, _ response: Response) -> FilterAction {
+///         request.setHeader("x-plugin", "mine")
+///         return .continue
+///     }
+/// }
+/// ```
+protocol OnRequestHook {
+    /// Called with the request before it goes upstream. `response` is empty (status 200) and is
+    /// only sent if this returns ``FilterAction/respond``; then the upstream is not called.
+    static func onRequest(_ request: Request, _ response: Response) -> FilterAction
+}
+
+/// The `http-filter` world's `on-response` hook, built when the manifest declares the export
+/// `on-response` (kind `http-filter`). It runs on the same instance as `on-request` for one
+/// request, so state kept between the two in module-level variables belongs to that request.
+protocol OnResponseHook {
+    /// Called with the request (as the upstream saw it) and the response before it goes to
+    /// the client. ``FilterAction/respond`` is the same as ``FilterAction/continue`` here.
+    static func onResponse(_ request: Request, _ response: Response) -> FilterAction
+}
+
+/// Your plugin. Extend it with the hooks of the exports your manifest declares: `handle(_:)`
+/// for `handle`, `onRequest(_:_:)` for `on-request`, `onResponse(_:_:)` for `on-response`, and
+/// optionally `initialize()`, `health()`, `shutdown()`. The PDK's exports call them.
 ///
 /// The PDK is compiled into your module (Embedded Swift builds a guest as one module), so
 /// `Plugin` and your extension are in the same module and your methods need no `public`.
-enum Plugin: PluginHooks {}
+enum Plugin: LifecycleHooks {}
 
-// MARK: - Exports
+// MARK: - Lifecycle exports
 
-/// Calls the hooks through the protocol, so that a plugin without `handle` gets one clear
-/// error ("does not conform to protocol 'PluginHooks'") instead of several.
-enum Hooks<Implementation: PluginHooks> {
-    static func handle(_ input: [UInt8]) throws(PluginFailure) -> [UInt8] { try Implementation.handle(input) }
+/// Calls the lifecycle hooks through the protocol, so that a plugin's own implementations
+/// replace the defaults.
+enum Lifecycle<Implementation: LifecycleHooks> {
     static func initialize() throws(PluginFailure) { try Implementation.initialize() }
     static func health() -> HealthStatus { Implementation.health() }
     static func shutdown() { Implementation.shutdown() }
-}
-
-/// `handle(ptr, len) -> retptr`: `handle: func(input: list<u8>) -> result<list<u8>, string>`.
-///
-/// The input was allocated by the host with `cabi_realloc(0, 0, 1, len)` (or is `(0, 0)` when
-/// empty) and belongs to the guest, which frees it. The return area holds a `u8` discriminant
-/// at +0 (0 ok, 1 err) and the output or message as (pointer, length) at +4 / +8, until
-/// `cabi_post_handle`.
-@_expose(wasm, "handle")
-@_cdecl("handle")
-public func _jesterExportHandle(_ input: UInt32, _ inputLength: UInt32) -> UInt32 {
-    let bytes = ABI.takeBytes(input, inputLength)
-    let area = ABI.exportReturnArea()
-    let discriminant: UInt8
-    let payload: (address: UInt32, count: UInt32)
-    do {
-        payload = ABI.giveBytes(try Hooks<Plugin>.handle(bytes))
-        discriminant = 0
-    } catch {
-        payload = ABI.giveString(error.message)
-        discriminant = 1
-    }
-    ABI.store8(area, 0, discriminant)
-    ABI.store32(area, 4, payload.address)
-    ABI.store32(area, 8, payload.count)
-    StandardOutput.flush()
-    return area
-}
-
-/// `cabi_post_handle(retptr)`: frees the output or message `handle` returned.
-@_expose(wasm, "cabi_post_handle")
-@_cdecl("cabi_post_handle")
-public func _jesterExportPostHandle(_ area: UInt32) {
-    GuestHeap.free(UInt(ABI.load32(area, 4)))
 }
 
 /// `init() -> retptr`: `init: func() -> result<_, string>`. Discriminant at +0; on error the
@@ -115,7 +120,7 @@ public func _jesterExportPostHandle(_ area: UInt32) {
 public func _jesterExportInit() -> UInt32 {
     let area = ABI.exportReturnArea()
     do {
-        try Hooks<Plugin>.initialize()
+        try Lifecycle<Plugin>.initialize()
         ABI.store8(area, 0, 0)
         ABI.store32(area, 4, 0)
         ABI.store32(area, 8, 0)
@@ -142,7 +147,7 @@ public func _jesterExportPostInit(_ area: UInt32) {
 @_expose(wasm, "health")
 @_cdecl("health")
 public func _jesterExportHealth() -> Int32 {
-    let status = Hooks<Plugin>.health()
+    let status = Lifecycle<Plugin>.health()
     StandardOutput.flush()
     return status.rawValue
 }
@@ -151,6 +156,6 @@ public func _jesterExportHealth() -> Int32 {
 @_expose(wasm, "shutdown")
 @_cdecl("shutdown")
 public func _jesterExportShutdown() {
-    Hooks<Plugin>.shutdown()
+    Lifecycle<Plugin>.shutdown()
     StandardOutput.flush()
 }
