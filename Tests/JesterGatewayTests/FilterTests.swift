@@ -6,15 +6,13 @@ import JesterTesting
 import NIOHTTP1
 import Testing
 
-/// A hand-written guest of the `http-filter` world (docs/abi.md), driven by the request path:
-/// `/trap` traps, `/loop` never returns, `/grow` grows memory past its limit; a request with
-/// `x-deny` is answered 403 by the filter; otherwise `x-user` is copied into `x-filtered` (or
-/// `none`). `on-response` adds `x-wasm: on-response` and `x-pinned: yes` when `on-request` of the
-/// same request ran on the same instance.
+/// A hand-written guest of the `http-filter` world (docs/abi.md): a request with `x-deny` is
+/// answered 403 by the filter; otherwise `x-user` is copied into `x-filtered` (or `none`).
+/// `on-response` adds `x-wasm: on-response` and `x-pinned: yes` when `on-request` of the same
+/// request ran on the same instance. (Misbehaving guests are in `Fixtures/filters`.)
 enum FilterGuest {
     static let wat = """
         (module
-          (import "jester:plugin/http@0.1.0" "[method]request.path" (func $path (param i32 i32)))
           (import "jester:plugin/http@0.1.0" "[method]request.header" (func $req_header (param i32 i32 i32 i32)))
           (import "jester:plugin/http@0.1.0" "[method]request.set-header" (func $req_set (param i32 i32 i32 i32 i32) (result i32)))
           (import "jester:plugin/http@0.1.0" "[method]response.set-status" (func $resp_status (param i32 i32) (result i32)))
@@ -30,9 +28,6 @@ enum FilterGuest {
           (data (i32.const 80) "x-denied-by")
           (data (i32.const 96) "wasm")
           (data (i32.const 112) "denied\\n")
-          (data (i32.const 128) "/trap")
-          (data (i32.const 144) "/loop")
-          (data (i32.const 160) "/grow")
           (data (i32.const 176) "x-wasm")
           (data (i32.const 192) "on-response")
           (data (i32.const 208) "x-pinned")
@@ -44,26 +39,8 @@ enum FilterGuest {
             (if (i32.gt_u (global.get $heap) (i32.const 120000)) (then (global.set $heap (i32.const 8192)) (local.set $p (i32.const 8192))
               (global.set $heap (i32.add (i32.const 8192) (i32.and (i32.add (local.get 3) (i32.const 7)) (i32.const -8))))))
             (local.get $p))
-          (func $eq (param $a i32) (param $alen i32) (param $b i32) (param $blen i32) (result i32)
-            (local $i i32)
-            (if (i32.ne (local.get $alen) (local.get $blen)) (then (return (i32.const 0))))
-            (block $done
-              (loop $l
-                (br_if $done (i32.ge_u (local.get $i) (local.get $alen)))
-                (if (i32.ne (i32.load8_u (i32.add (local.get $a) (local.get $i))) (i32.load8_u (i32.add (local.get $b) (local.get $i))))
-                  (then (return (i32.const 0))))
-                (local.set $i (i32.add (local.get $i) (i32.const 1)))
-                (br $l)))
-            (i32.const 1))
-          (func $path_is (param $req i32) (param $lit i32) (param $len i32) (result i32)
-            (call $path (local.get $req) (i32.const 1024))
-            (call $eq (i32.load (i32.const 1024)) (i32.load (i32.const 1028)) (local.get $lit) (local.get $len)))
           (func (export "on-request") (param $req i32) (param $resp i32) (result i32)
             (global.set $pinned (i32.const 1))
-            (if (call $path_is (local.get $req) (i32.const 128) (i32.const 5)) (then unreachable))
-            (if (call $path_is (local.get $req) (i32.const 144) (i32.const 5)) (then (loop $forever (br $forever))))
-            (if (call $path_is (local.get $req) (i32.const 160) (i32.const 5))
-              (then (if (i32.eq (memory.grow (i32.const 4096)) (i32.const -1)) (then unreachable))))
             (call $req_header (local.get $req) (i32.const 64) (i32.const 6) (i32.const 1040))
             (if (i32.load8_u (i32.const 1040))
               (then
@@ -170,14 +147,16 @@ enum FilterGuest {
 
     @Test func misbehavingWasmFiltersFailPerPolicyAndTheGatewayKeepsServing() async throws {
         let origin = try await TestOrigin()
-        let plugin = try FilterGuest.plugin(id: "bad", wat: FilterGuest.wat)
-        let closed = FilterConfig(kind: .wasm, name: "bad", plugin: plugin)
-        var open = closed
-        open.failurePolicy = .failOpen
-        let routes = [
-            RouteConfig(name: "open", matchers: MatcherConfig(pathPrefix: "/open"), action: .upstream("app"), filters: [open]),
-            RouteConfig(name: "closed", action: .upstream("app"), filters: [closed]),
-        ]
+        var routes: [RouteConfig] = []
+        for name in ["trap-on-request", "loop-forever", "grow-memory", "bad-action"] {
+            let plugin = try FilterGuest.plugin(id: name, wat: try FilterFixtures.source(name))
+            let closed = FilterConfig(kind: .wasm, name: name, plugin: plugin)
+            var open = closed
+            open.failurePolicy = .failOpen
+            routes.append(RouteConfig(name: "open-\(name)", matchers: MatcherConfig(pathPrefix: "/open/\(name)"), action: .upstream("app"), filters: [open]))
+            routes.append(RouteConfig(name: name, matchers: MatcherConfig(pathPrefix: "/\(name)"), action: .upstream("app"), filters: [closed]))
+        }
+        routes.append(RouteConfig(name: "plain", action: .upstream("app")))
         let (gw, port) = try await gateway(routes: routes, upstreams: [upstream("app", [origin])])
         defer { Task { await gw.shutdown(); await origin.stop() } }
 
@@ -186,17 +165,19 @@ enum FilterGuest {
             return (Int(result.stdout) ?? 0, result.stderr)
         }
         let started = Date()
-        #expect(try status("/trap").0 == 500)
-        #expect(try status("/loop").0 == 503)  // the 200 ms deadline is a limit
-        #expect(try status("/grow").0 == 503)  // so is memory
+        #expect(try status("/trap-on-request").0 == 500)
+        #expect(try status("/loop-forever").0 == 503)  // the 200 ms deadline is a limit
+        #expect(try status("/grow-memory").0 == 503)  // so is memory
+        #expect(try status("/bad-action").0 == 500)
         #expect(Date().timeIntervalSince(started) < 5)
         #expect(try status("/hello").0 == 200)
         // fail_open: the request goes on without the filter.
-        #expect(try status("/open/trap").0 == 200)
-        #expect(try status("/open/loop").0 == 200)
+        for name in ["trap-on-request", "loop-forever", "grow-memory", "bad-action"] {
+            #expect(try status("/open/\(name)").0 == 200, "\(name)")
+        }
         // The body names the filter, not the trap's details.
-        let (_, body) = try status("/trap")
-        #expect(body.contains("filter wasm:bad failed"))
+        let (_, body) = try status("/trap-on-request")
+        #expect(body.contains("filter wasm:trap-on-request failed"))
         #expect(!body.contains("unreachable"))
     }
 
