@@ -84,6 +84,12 @@ public final class Gateway: Service, Sendable {
     /// The configuration being served.
     public var config: GatewayConfig { state.withLockedValue { $0.config } }
 
+    /// The state and counters of every plugin the routes use (handlers and WASM filters), by id:
+    /// calls, errors, traps, whether it is ready or degraded.
+    public var pluginStatuses: [PluginStatus] {
+        state.withLockedValue { Array($0.plugins.values) }.map(\.status).sorted { $0.id < $1.id }
+    }
+
     /// Builds the routes, loads handler plugins and binds every listener.
     ///
     /// - Throws: ``GatewayError`` naming the listener, route or plugin that failed; nothing is

@@ -70,7 +70,8 @@ public final class Plugin: Sendable {
     private let failureStreak = Atomic<Int>(0)
     /// HTTP filter sessions open now (``HTTPFilterSession``).
     let openSessions = Atomic<Int>(0)
-    static let degradedAfterFailures = 5
+    /// Failed calls in a row (traps or limits) after which a plugin is degraded.
+    public static let degradedAfterFailures = 5
     @_spi(Testing) public static var degradedAfterFailuresForTesting: Int { degradedAfterFailures }
 
     /// `limits.timeout` in nanoseconds, computed once.

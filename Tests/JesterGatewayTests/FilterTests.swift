@@ -242,3 +242,27 @@ enum FilterGuest {
         }
     }
 }
+
+@Suite(.serialized) struct FilterDegradationTests {
+    @Test func repeatedTrapsDegradeThePluginAndBackOff() async throws {
+        let origin = try await TestOrigin()
+        let plugin = try FilterGuest.plugin(id: "trap-on-request", wat: try FilterFixtures.source("trap-on-request"))
+        let route = RouteConfig(name: "app", action: .upstream("app"), filters: [FilterConfig(kind: .wasm, name: "trap", plugin: plugin)])
+        let (gw, port) = try await gateway(routes: [route], upstreams: [upstream("app", [origin])])
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        var codes: [String] = []
+        for _ in 0..<8 {
+            codes.append(try JesterFixtures.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).stdout)
+        }
+        // Five traps (500) degrade the plugin; then it is in backoff and fails at once (503).
+        #expect(codes == ["500", "500", "500", "500", "500", "503", "503", "503"])
+        let status = try #require(gw.pluginStatuses.first { $0.id == "trap-on-request" })
+        #expect(status.state == .degraded)
+        #expect(status.traps == 5)
+        // After the backoff the plugin is tried again (and traps again).
+        try await Task.sleep(for: .milliseconds(150))
+        #expect(try JesterFixtures.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).stdout == "500")
+        #expect(gw.pluginStatuses.first { $0.id == "trap-on-request" }?.traps == 6)
+    }
+}

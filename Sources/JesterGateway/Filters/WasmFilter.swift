@@ -1,7 +1,9 @@
+import Dispatch
 import JesterManifest
 import JesterRuntime
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A sandboxed filter: a plugin of the `http-filter` world (`wit/jester.wit`).
 ///
@@ -11,9 +13,20 @@ import NIOHTTP1
 /// filter call is a few microseconds, far less than a hop to another thread and back. The
 /// watchdog bounds each call by ``callTimeLimit`` (or the manifest's lower `timeout_ms`), so a
 /// guest that loops forever holds its event loop for at most that long, then fails.
+///
+/// A call that traps or hits a limit throws its instance away; the next request gets a new one.
+/// After ``Plugin.degradedAfterFailures`` failures in a row the plugin is degraded (logged,
+/// and in its status) and new instances are made with backoff: for a while (100 ms, doubling up to
+/// 10 s) the filter fails at once, as unavailable, instead of making an instance per request.
 final class WasmFilter: GatewayFilter {
     /// The longest one filter call may run.
     static let callTimeLimit: Duration = .milliseconds(250)
+    static let firstBackoff: UInt64 = 100_000_000
+    static let maxBackoff: UInt64 = 10_000_000_000
+
+    /// Failed calls in a row, and until when (monotonic nanoseconds) calls fail at once.
+    private let failuresInARow = Atomic<Int>(0)
+    private let backoffUntil = Atomic<UInt64>(0)
 
     let plugin: Plugin
     let requirements: FilterRequirements
@@ -45,12 +58,14 @@ final class WasmFilter: GatewayFilter {
 
     func onRequest(_ exchange: FilterExchange) -> FilterVerdict {
         guard handlesRequests else { return .proceed }
+        if let waiting = backingOff(exchange) { return .failed(waiting) }
         // In on-request the response resource is a fresh response, sent only on `respond`.
         exchange.status = .ok
         exchange.responseHeaders = HTTPHeaders()
         exchange.bufferedResponseBody = nil
         do {
             let action = try session(for: exchange).onRequest(ExchangeMessages(exchange, phase: .request))
+            succeeded()
             defer {
                 exchange.responseHeaders = HTTPHeaders()
                 exchange.bufferedResponseBody = nil
@@ -61,18 +76,53 @@ final class WasmFilter: GatewayFilter {
             headers.remove(name: "content-length")
             return .respond(FilterResponse(status: exchange.status, headers: headers, body: exchange.bufferedResponseBody ?? ByteBuffer()))
         } catch {
-            return .failed(Self.failure(error))
+            return .failed(failed(error))
         }
     }
 
     func onResponse(_ exchange: FilterExchange) -> FilterVerdict {
         guard handlesResponses else { return .proceed }
+        if let waiting = backingOff(exchange) { return .failed(waiting) }
         do {
             _ = try session(for: exchange).onResponse(ExchangeMessages(exchange, phase: .response))
+            succeeded()
             return .proceed
         } catch {
-            return .failed(Self.failure(error))
+            return .failed(failed(error))
         }
+    }
+
+    /// A failure to report at once while the plugin is in backoff, unless this request already
+    /// holds an instance.
+    private func backingOff(_ exchange: FilterExchange) -> FilterFailure? {
+        let until = backoffUntil.load(ordering: .relaxed)
+        guard until != 0, exchange.state(for: ObjectIdentifier(plugin)) == nil else { return nil }
+        let now = Self.now()
+        guard now < until else { return nil }
+        let failures = failuresInARow.load(ordering: .relaxed)
+        return FilterFailure(
+            "plugin \(plugin.id) is \(plugin.state) after \(failures) failed calls in a row; it gets a new instance in \((until - now) / 1_000_000) ms",
+            unavailable: true)
+    }
+
+    private func succeeded() {
+        if failuresInARow.load(ordering: .relaxed) != 0 {
+            failuresInARow.store(0, ordering: .relaxed)
+            backoffUntil.store(0, ordering: .relaxed)
+        }
+    }
+
+    private func failed(_ error: any Error) -> FilterFailure {
+        let failures = failuresInARow.add(1, ordering: .relaxed).newValue
+        if plugin.state == .degraded || failures >= Plugin.degradedAfterFailures {
+            let doublings = UInt64(min(max(failures - Plugin.degradedAfterFailures, 0), 7))
+            backoffUntil.store(Self.now() + min(Self.firstBackoff << doublings, Self.maxBackoff), ordering: .relaxed)
+        }
+        return Self.failure(error)
+    }
+
+    static func now() -> UInt64 {
+        UInt64(DispatchTime.now().uptimeNanoseconds)
     }
 
     func onFinish(_ exchange: FilterExchange) {
