@@ -71,9 +71,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // include/jester_filter.h, the C ABI of dylib filters, as a module the gateway imports.
+        .systemLibrary(name: "CJesterFilter", path: "include"),
         .target(
             name: "JesterGateway",
             dependencies: [
+                "CJesterFilter",
                 "JesterConfig",
                 "JesterRuntime",
                 "JesterManifest",
