@@ -162,12 +162,14 @@ let package = Package(
         .testTarget(
             name: "JesterGatewayTests",
             dependencies: [
-                "JesterGateway", "JesterConfig", "JesterTesting", "JesterRuntime",
+                "JesterGateway", "JesterConfig", "JesterTesting", "JesterRuntime", "JesterManifest",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            exclude: ["Filters/Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(
