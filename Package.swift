@@ -71,9 +71,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // include/jester_filter.h, the C ABI of dylib filters, as a module the gateway imports.
+        .systemLibrary(name: "CJesterFilter", path: "include"),
         .target(
             name: "JesterGateway",
             dependencies: [
+                "CJesterFilter",
                 "JesterConfig",
                 "JesterRuntime",
                 "JesterManifest",
@@ -159,13 +162,14 @@ let package = Package(
         .testTarget(
             name: "JesterGatewayTests",
             dependencies: [
-                "JesterGateway", "JesterConfig", "JesterTesting", "JesterRuntime",
+                "JesterGateway", "JesterConfig", "JesterTesting", "JesterRuntime", "JesterManifest",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            exclude: ["Fixtures"],
+            exclude: ["Fixtures", "Filters/Fixtures"],
             swiftSettings: strictSettings
         ),
         .testTarget(

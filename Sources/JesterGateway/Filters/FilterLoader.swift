@@ -179,7 +179,10 @@ struct FilterBuilder {
             return nil
         }
         do {
-            return try DylibFilter.load(path: module, config: entry.config, label: entry.name)
+            var filterLogger = logger
+            filterLogger[metadataKey: "route"] = "\(route.name)"
+            filterLogger[metadataKey: "filter"] = "dylib:\(entry.name)"
+            return try DylibFilter.load(path: module, config: entry.config, label: "dylib:\(entry.name)", logger: filterLogger)
         } catch {
             problem("\(entry.location): \(prefix): module: \(error)")
             return nil

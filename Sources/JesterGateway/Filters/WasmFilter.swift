@@ -59,22 +59,11 @@ final class WasmFilter: GatewayFilter {
     func onRequest(_ exchange: FilterExchange) -> FilterVerdict {
         guard handlesRequests else { return .proceed }
         if let waiting = backingOff(exchange) { return .failed(waiting) }
-        // In on-request the response resource is a fresh response, sent only on `respond`.
-        exchange.status = .ok
-        exchange.responseHeaders = HTTPHeaders()
-        exchange.bufferedResponseBody = nil
         do {
-            let action = try session(for: exchange).onRequest(ExchangeMessages(exchange, phase: .request))
+            let session = try session(for: exchange)
+            let response = try ExchangeMessages.requestPhase(exchange) { try session.onRequest($0) }
             succeeded()
-            defer {
-                exchange.responseHeaders = HTTPHeaders()
-                exchange.bufferedResponseBody = nil
-                exchange.responseBodyReplaced = false
-            }
-            guard action == .respond else { return .proceed }
-            var headers = exchange.responseHeaders
-            headers.remove(name: "content-length")
-            return .respond(FilterResponse(status: exchange.status, headers: headers, body: exchange.bufferedResponseBody ?? ByteBuffer()))
+            return response.map { .respond($0) } ?? .proceed
         } catch {
             return .failed(failed(error))
         }
@@ -149,6 +138,29 @@ final class ExchangeMessages: HTTPFilterMessages {
         self.phase = phase
     }
 
+    /// Runs a filter's request-phase call as the `http-filter` world defines it, for every tier
+    /// that speaks it (WASM, dylib): the response side is a fresh response (200, no headers, no
+    /// body) that is sent only when the call answers `respond`, and is fresh again afterwards,
+    /// whether the call returned or threw.
+    /// - Returns: The response the filter set when it answered `respond`; nil for `continue`.
+    static func requestPhase<Failure: Error>(
+        _ exchange: FilterExchange, _ call: (ExchangeMessages) throws(Failure) -> HTTPFilterAction
+    ) throws(Failure) -> FilterResponse? {
+        exchange.status = .ok
+        exchange.responseHeaders = HTTPHeaders()
+        exchange.bufferedResponseBody = nil
+        defer {
+            exchange.status = .ok
+            exchange.responseHeaders = HTTPHeaders()
+            exchange.bufferedResponseBody = nil
+            exchange.responseBodyReplaced = false
+        }
+        guard try call(ExchangeMessages(exchange, phase: .request)) == .respond else { return nil }
+        var headers = exchange.responseHeaders
+        headers.remove(name: "content-length")
+        return FilterResponse(status: exchange.status, headers: headers, body: exchange.bufferedResponseBody ?? ByteBuffer())
+    }
+
     var method: String { exchange.method.rawValue }
 
     func setMethod(_ method: String) -> Bool {
@@ -178,6 +190,7 @@ final class ExchangeMessages: HTTPFilterMessages {
     var status: Int { Int(exchange.status.code) }
 
     func setStatus(_ status: Int) -> Bool {
+        guard (100...999).contains(status) else { return false }
         exchange.status = HTTPResponseStatus(statusCode: status)
         return true
     }
