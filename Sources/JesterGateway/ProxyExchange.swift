@@ -268,7 +268,7 @@ final class ProxyExchange: UpstreamDelegate {
         waitingToRetry = true
         let delay = TimeAmount.nanoseconds(retry.backoff.nanoseconds << Int64(min(attempts - 2, 16)))
         handler.setReadsPaused(true)
-        handler.connection.pools.eventLoop.scheduleTask(in: delay) {
+        handler.connection.pools.eventLoop.assumeIsolated().scheduleTask(in: delay) {
             self.waitingToRetry = false
             guard !self.finished else { return }
             let next = group.pick()

@@ -15,8 +15,8 @@ extension JesterFixtures {
     }
 
     /// Starts a gateway serving `config` in this process; stop it with `shutdown()`.
-    public static func startGateway(_ config: GatewayConfig) async throws -> Gateway {
-        let gateway = Gateway(config: config, logger: logger, accessLogger: logger)
+    public static func startGateway(_ config: GatewayConfig, allowUnsafeDylib: Bool = false) async throws -> Gateway {
+        let gateway = Gateway(config: config, logger: logger, accessLogger: logger, allowUnsafeDylib: allowUnsafeDylib)
         try await gateway.start()
         return gateway
     }

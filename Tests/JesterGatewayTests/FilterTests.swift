@@ -266,3 +266,36 @@ enum FilterGuest {
         #expect(gw.pluginStatuses.first { $0.id == "trap-on-request" }?.traps == 6)
     }
 }
+
+@Suite(.serialized) struct DylibGatewayTests {
+    @Test func dylibFilterRunsWhenAllowed() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("jester-dylib-e2e-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let library = directory + "/libheader.so"
+        let root = JesterFixtures.repositoryRoot
+        let compile = Process()
+        compile.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        compile.arguments = ["cc", "-shared", "-fPIC", "-O2", "-I", root + "/include", "-o", library, root + "/examples/filters/dylib-header/header.c"]
+        try compile.run()
+        compile.waitUntilExit()
+        #expect(compile.terminationStatus == 0)
+
+        let origin = try await TestOrigin()
+        let filter = FilterConfig(
+            kind: .dylib, name: "api-key", module: library, config: ["require": "x-api-key", "add_header": "x-gateway", "add_value": "jester"])
+        let route = RouteConfig(name: "app", action: .upstream("app"), filters: [filter])
+        let listener = JesterFixtures.listener()
+        let config = GatewayConfig(listeners: [listener], routes: [route], upstreams: [upstream("app", [origin])])
+        let gw = try await JesterFixtures.startGateway(config, allowUnsafeDylib: true)
+        let port = try #require(gw.port(of: listener.name))
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        let denied = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/"])
+        #expect(denied.stdout.hasPrefix("HTTP/1.1 401"), "\(denied.stdout)")
+        let allowed = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/", "-H", "x-api-key: k"])
+        #expect(allowed.stdout.hasPrefix("HTTP/1.1 200"))
+        #expect(allowed.stdout.lowercased().contains("x-gateway: jester"))
+        #expect(origin.requests.count == 1)
+        #expect(origin.requests.first?.head.headers["x-gateway"] == ["jester"])
+    }
+}

@@ -105,7 +105,7 @@ final class FilterRun {
     }
 
     private func runWaiting(_ future: EventLoopFuture<FilterVerdict>, stages: [FilterStage], index: Int, request: Bool, _ completion: @escaping (Outcome) -> Void) {
-        future.hop(to: exchange.eventLoop).whenComplete { result in
+        future.hop(to: exchange.eventLoop).assumeIsolated().whenComplete { result in
             guard !self.cancelled else { return }
             let verdict: FilterVerdict
             switch result {
