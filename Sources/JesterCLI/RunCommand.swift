@@ -20,6 +20,7 @@ struct RunCommand: AsyncParsableCommand {
               jester run --config examples/gateway/jester.toml
               jester run --config /etc/jester/jester.toml --profile prod --log-level info
               jester run --dry                      # print the resolved plan and exit
+              jester run --config jester.toml --allow-unsafe-dylib   # let dylib filters load
             """
     )
 
@@ -37,6 +38,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .notice
 
+    @Flag(
+        name: .long,
+        help: "Let `type = \"dylib\"` filters load: native code that runs unsandboxed inside the gateway (also [plugins] allow_unsafe_dylib = true).")
+    var allowUnsafeDylib = false
+
     func run() async throws {
         var config = try source.load()
         if dry {
@@ -47,7 +53,8 @@ struct RunCommand: AsyncParsableCommand {
         let logger = makeLogger(label: "jester", level: logLevel, output: .standardError)
         let accessLogger = makeLogger(label: "jester.access", level: .info, output: .standardOutput)
         let pluginHost = PluginHost(logger: makeLogger(label: "jester.plugins", level: logLevel, output: .standardError))
-        let gateway = Gateway(config: config, logger: logger, accessLogger: accessLogger, pluginHost: pluginHost)
+        let gateway = Gateway(
+            config: config, logger: logger, accessLogger: accessLogger, pluginHost: pluginHost, allowUnsafeDylib: allowUnsafeDylib)
         do {
             try await gateway.start()
         } catch {
