@@ -155,6 +155,50 @@ import Testing
             #expect(plan.split(separator: "\n").contains(Substring(line)), "missing line \(line) in\n\(plan)")
         }
     }
+
+    @Test func planListsEachRoutesFilters() throws {
+        let directory = try FilterTests.directory(
+            """
+            [plugins]
+            search_paths = ["plugins"]
+
+            \(FilterTests.route)
+            [[routes.filters]]
+            type = "builtin"
+            name = "rate-limit"
+            config = { rps = 100, key = ["ip"] }
+            [[routes.filters]]
+            type = "wasm"
+            plugin = "auth"
+            failure_policy = "fail_open"
+            [[routes.response_filters]]
+            type = "dylib"
+            module = "lib/libredact.so"
+            run_on_errors = true
+            """
+        )
+        let plan = describePlan(try directory.load())
+        let lines = plan.split(separator: "\n").map(String.init)
+        let start = try #require(lines.firstIndex { $0.hasPrefix("  1. api") })
+        #expect(
+            Array(lines[(start + 1)...(start + 5)]) == [
+                "       match: any host; path /",
+                "       filter rate-limit (builtin), config {\"rps\":100,\"key\":[\"ip\"]}",
+                "       filter auth (wasm plugin auth), fail open",
+                "       → upstream api: http://127.0.0.1:9000",
+                "       response filter libredact (dylib module \(directory.resolved("lib/libredact.so"))), also on error answers",
+            ],
+            "\(plan)"
+        )
+        #expect(
+            lines.contains(
+                "plugins: search paths \(directory.resolved("plugins")); dylib filters refused unless jester run --allow-unsafe-dylib"
+            ),
+            "\(plan)"
+        )
+        // No plugins line when there is nothing to say.
+        #expect(!describePlan(try load(minimalTOML)).contains("plugins:"))
+    }
 }
 
 @Suite struct ExampleConfigTests {
