@@ -1,4 +1,5 @@
 import Foundation
+import JesterManifest
 
 /// Decodes a ``GatewayConfig`` from the merged located tree, collecting every problem instead of
 /// stopping at the first, then checks the config as a whole (names, references, binds).
@@ -206,25 +207,61 @@ struct ConfigDecoder {
         ConfigLoader.resolve(path, relativeTo: node.location.file)
     }
 
-    /// Resolves a path and reports it when nothing is there.
-    mutating func existingPath(_ node: ConfigNode, what: String, fix: String? = nil) -> String? {
+    /// What a path must name, beyond existing.
+    enum PathKind {
+        case any
+        case file
+        case directory
+    }
+
+    /// Resolves a path and reports it when nothing is there, or not the kind of thing asked for.
+    mutating func existingPath(_ node: ConfigNode, what: String, kind: PathKind = .any, fix: String? = nil) -> String? {
         guard let text = string(node, expected: "a path") else { return nil }
         guard !text.isEmpty else {
             report(node, "the path is empty")
             return nil
         }
         let resolved = resolvePath(text, relativeTo: node)
-        guard FileManager.default.fileExists(atPath: resolved) else {
-            let base = (node.location.file as NSString).deletingLastPathComponent
-            report(
-                node,
-                "\(what) \(resolved) does not exist",
-                fix: fix
-                    ?? "Fix the path; relative paths start at the directory of \(node.location.file) (\(base.isEmpty ? "." : base))"
-            )
+        let base = (node.location.file as NSString).deletingLastPathComponent
+        let relativeFix =
+            "relative paths start at the directory of \(node.location.file) (\(base.isEmpty ? "." : base))"
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: resolved, isDirectory: &isDirectory) else {
+            report(node, "\(what) \(resolved) does not exist", fix: fix ?? "Fix the path; " + relativeFix)
             return nil
         }
+        switch kind {
+        case .any:
+            break
+        case .file where isDirectory.boolValue:
+            report(node, "\(what) \(resolved) is a directory, not a file", fix: fix ?? "Name the file; " + relativeFix)
+            return nil
+        case .directory where !isDirectory.boolValue:
+            report(node, "\(what) \(resolved) is not a directory", fix: fix ?? "Name a directory; " + relativeFix)
+            return nil
+        case .file, .directory:
+            break
+        }
         return resolved
+    }
+
+    /// One of a string enumeration's raw values (a strategy, a filter type), with the near miss
+    /// and the choices when it is none of them.
+    mutating func enumeration<Value: RawRepresentable & CaseIterable>(
+        _ node: ConfigNode,
+        _ type: Value.Type,
+        what: String
+    ) -> Value? where Value.RawValue == String {
+        let options = Value.allCases.map(\.rawValue)
+        guard let text = string(node, expected: ValueKind.enumeration(options).expected) else { return nil }
+        if let value = Value(rawValue: text) { return value }
+        let suggestion = Suggestions.closest(to: text, in: options).map { "Did you mean \"\($0)\"? " } ?? ""
+        report(
+            node,
+            "unknown \(what) \"\(text)\"",
+            fix: suggestion + "Use " + TableReader.list(options.map { "\"\($0)\"" })
+        )
+        return nil
     }
 
     // MARK: The document
@@ -247,6 +284,7 @@ struct ConfigDecoder {
         if let node = reader["access_log"], let table = TableReader(node, ConfigSpec.accessLog, &self) {
             if let enabled = table["enabled"].flatMap({ bool($0) }) { config.accessLog.enabled = enabled }
         }
+        if let node = reader["plugins"], let plugins = decodePlugins(node) { config.plugins = plugins }
         if let node = reader["lifecycle"], let table = TableReader(node, ConfigSpec.lifecycle, &self) {
             if let drain = table["drain_timeout"].flatMap({ duration($0, allowZero: true) }) {
                 config.lifecycle.drainTimeout = drain
@@ -425,12 +463,20 @@ struct ConfigDecoder {
         } else if let child = reader["handler"] {
             action = decodeHandler(child).map { .plugin($0) }
         }
-        guard let name, let matchers, let action else { return nil }
+        var filters: [FilterConfig]? = []
+        if let child = reader["filters"] { filters = decodeFilters(child, kind: reader.field("filters").kind) }
+        var responseFilters: [FilterConfig]? = []
+        if let child = reader["response_filters"] {
+            responseFilters = decodeFilters(child, kind: reader.field("response_filters").kind)
+        }
+        guard let name, let matchers, let action, let filters, let responseFilters else { return nil }
         return RouteConfig(
             name: name,
             listeners: listeners,
             matchers: matchers,
             action: action,
+            filters: filters,
+            responseFilters: responseFilters,
             location: node.location
         )
     }
@@ -602,6 +648,260 @@ struct ConfigDecoder {
         return ok ? handler : nil
     }
 
+    // MARK: Filters and plugins
+
+    /// `[[routes.filters]]` or `[[routes.response_filters]]`, in order; nil when an entry is wrong.
+    mutating func decodeFilters(_ node: ConfigNode, kind: ValueKind) -> [FilterConfig]? {
+        guard case .array(.table(let spec), let expected) = kind else {
+            preconditionFailure("decodeFilters(_:kind:) needs an array of tables")
+        }
+        guard let elements = array(node, expected: expected) else { return nil }
+        var filters: [FilterConfig] = []
+        var ok = true
+        for element in elements {
+            if let filter = decodeFilter(element, spec: spec) { filters.append(filter) } else { ok = false }
+        }
+        return ok ? filters : nil
+    }
+
+    mutating func decodeFilter(_ node: ConfigNode, spec: TableSpec) -> FilterConfig? {
+        guard let reader = TableReader(node, spec, &self) else { return nil }
+        var ok = true
+        var kind: FilterConfig.Kind?
+        if let child = reader["type"] {
+            if child.string == "remote" {
+                report(
+                    child,
+                    "remote filters are not supported yet in this version of Jester",
+                    fix: "Use " + TableReader.list(FilterConfig.Kind.allCases.map { "\"\($0.rawValue)\"" })
+                )
+            } else {
+                kind = enumeration(child, FilterConfig.Kind.self, what: "filter type")
+            }
+        }
+        var name: String?
+        if let child = reader["name"] {
+            name = self.name(child, expected: ConfigSpec.nameExpected, what: "filter")
+            if name == nil { ok = false }
+        }
+        var plugin: String?
+        var module: String?
+        let pluginNode = reader["plugin"]
+        let moduleNode = reader["module"]
+        switch kind {
+        case .builtin:
+            if reader["name"] == nil {
+                report(
+                    node.location,
+                    node.path.appending("name"),
+                    "missing required key \"name\" for a builtin filter",
+                    fix: "Add the built-in filter's name, like name = \"rate-limit\" (docs/filters.md lists them)"
+                )
+                ok = false
+            }
+            for (key, child) in [("plugin", pluginNode), ("module", moduleNode)] {
+                guard let child else { continue }
+                report(
+                    child,
+                    "\(key) does not apply to builtin filters",
+                    fix: "Remove it, or set type = \"wasm\" or \"dylib\" to load a plugin or a library"
+                )
+                ok = false
+            }
+        case .wasm:
+            if let pluginNode, let moduleNode {
+                report(
+                    pluginNode.order < moduleNode.order ? moduleNode : pluginNode,
+                    "only one of plugin or module may be set, and plugin and module are",
+                    fix: "Keep plugin (a plugin id or directory) or module (a .wasm file)"
+                )
+                ok = false
+            } else if let pluginNode {
+                plugin = pluginReference(pluginNode)
+                if plugin == nil { ok = false }
+            } else if let moduleNode {
+                module = existingPath(moduleNode, what: "module", kind: .file)
+                if module == nil { ok = false }
+            } else {
+                report(
+                    node,
+                    "a wasm filter needs one of plugin or module",
+                    fix:
+                        "Add plugin = \"auth\" (a plugin id from [plugins] search_paths, or a path) or module = \"filters/auth.wasm\""
+                )
+                ok = false
+            }
+        case .dylib:
+            if let pluginNode {
+                report(
+                    pluginNode,
+                    "plugin does not apply to dylib filters",
+                    fix: "Name the shared library with module = \"lib/libfilter.so\""
+                )
+                ok = false
+            }
+            if let moduleNode {
+                module = existingPath(moduleNode, what: "shared library", kind: .file)
+                if module == nil { ok = false }
+            } else if pluginNode == nil {
+                report(
+                    node.location,
+                    node.path.appending("module"),
+                    "missing required key \"module\" for a dylib filter",
+                    fix: "Add the shared library's path, like module = \"lib/libfilter.so\""
+                )
+                ok = false
+            }
+        case nil:
+            ok = false
+        }
+        var config = JSONValue.object([])
+        var configLocations: [String: SourceLocation] = [:]
+        if let child = reader["config"] {
+            switch child.value {
+            case .table:
+                if let value = json(child, path: "$", locations: &configLocations) {
+                    config = value
+                } else {
+                    ok = false
+                }
+            case .invalid:
+                ok = false
+            default:
+                typeMismatch(child, expected: reader.field("config").kind.expected)
+                ok = false
+            }
+        }
+        var failurePolicy = FilterConfig.FailurePolicy.failClosed
+        if let child = reader["failure_policy"] {
+            if let policy = enumeration(child, FilterConfig.FailurePolicy.self, what: "failure policy") {
+                failurePolicy = policy
+            } else {
+                ok = false
+            }
+        }
+        var runOnErrors = false
+        // Request filters declare run_on_errors as refused, and the reader has reported it.
+        if case .bool = reader.field("run_on_errors").kind, let child = reader["run_on_errors"] {
+            if let flag = bool(child) { runOnErrors = flag } else { ok = false }
+        }
+        guard ok, let kind, let label = name ?? plugin.map(Self.label(ofPlugin:)) ?? module.map(Self.label(ofModule:))
+        else { return nil }
+        return FilterConfig(
+            kind: kind,
+            name: label,
+            plugin: plugin,
+            module: module,
+            config: config,
+            failurePolicy: failurePolicy,
+            runOnErrors: runOnErrors,
+            location: node.location,
+            configLocations: configLocations
+        )
+    }
+
+    /// A wasm filter's `plugin`: a path when it has a `/`, ends in `.wasm` or `.json`, or names
+    /// something next to the declaring file (resolved; it must exist); otherwise a plugin id,
+    /// which the gateway looks up in `[plugins] search_paths`.
+    mutating func pluginReference(_ node: ConfigNode) -> String? {
+        guard let text = string(node, expected: ConfigSpec.requestFilter.field("plugin")!.kind.expected) else {
+            return nil
+        }
+        let isPath =
+            text.isEmpty || text.contains("/") || text.hasSuffix(".wasm") || text.hasSuffix(".json")
+            || FileManager.default.fileExists(atPath: resolvePath(text, relativeTo: node))
+        if isPath { return existingPath(node, what: "plugin") }
+        guard PluginManifest.isValidID(text) else {
+            report(
+                node,
+                "\"\(text)\" is neither a plugin id nor a path that exists",
+                fix:
+                    "A plugin id is lowercase letters, digits, '-', '_' and '.', starting with a letter or digit; a path has a \"/\" or names a file or directory next to \(node.location.file)"
+            )
+            return nil
+        }
+        return text
+    }
+
+    /// A wasm filter's default name: the plugin id, or the plugin's directory or file name
+    /// without `.wasm` / `.json` (`plugins/auth/plugin.json` → `auth`).
+    static func label(ofPlugin plugin: String) -> String {
+        guard plugin.hasPrefix("/") else { return plugin }
+        let path = plugin as NSString
+        if path.lastPathComponent == "plugin.json" {
+            return (path.deletingLastPathComponent as NSString).lastPathComponent
+        }
+        if plugin.hasSuffix(".wasm") || plugin.hasSuffix(".json") {
+            return (path.lastPathComponent as NSString).deletingPathExtension
+        }
+        return path.lastPathComponent
+    }
+
+    /// A module's default name: its file name without the extension (`lib/libredact.so` → `libredact`).
+    static func label(ofModule module: String) -> String {
+        ((module as NSString).lastPathComponent as NSString).deletingPathExtension
+    }
+
+    /// A value under a filter's `config` as JSON, noting where it and every value in it were
+    /// written, keyed by the path a ``JSONSchemaViolation`` reports (`$`, `$.rps`, `$.key[0]`).
+    /// Date-times become their TOML text; NaN and infinities have no JSON form and are errors.
+    mutating func json(_ node: ConfigNode, path: String, locations: inout [String: SourceLocation]) -> JSONValue? {
+        locations[path] = node.location
+        switch node.value {
+        case .string(let text): return .string(text)
+        case .integer(let number): return .integer(number)
+        case .float(let number):
+            guard number.isFinite else {
+                report(node, "\(node.literal) has no JSON form", fix: "Use a finite number, or a string")
+                return nil
+            }
+            return .double(number)
+        case .bool(let flag): return .bool(flag)
+        case .dateTime(let text): return .string(text)
+        case .array(let elements):
+            var values: [JSONValue] = []
+            for (offset, element) in elements.enumerated() {
+                guard let value = json(element, path: "\(path)[\(offset)]", locations: &locations) else { continue }
+                values.append(value)
+            }
+            return values.count == elements.count ? .array(values) : nil
+        case .table(let table):
+            var members: [(key: String, value: JSONValue)] = []
+            for (key, child) in table.entries {
+                guard let value = json(child, path: "\(path).\(key)", locations: &locations) else { continue }
+                members.append((key, value))
+            }
+            return members.count == table.keys.count ? .object(members) : nil
+        case .invalid:
+            return nil
+        }
+    }
+
+    mutating func decodePlugins(_ node: ConfigNode) -> PluginsConfig? {
+        guard let reader = TableReader(node, ConfigSpec.plugins, &self) else { return nil }
+        var plugins = PluginsConfig(location: node.location)
+        var ok = true
+        if let child = reader["search_paths"], let entries = strings(child, kind: reader.field("search_paths").kind) {
+            ok = entries.count == child.array?.count
+            for (text, element) in entries {
+                guard let path = existingPath(element, what: "plugin search path", kind: .directory) else {
+                    ok = false
+                    continue
+                }
+                guard !plugins.searchPaths.contains(path) else {
+                    report(element, "\"\(text)\" is listed twice (as \(path))", fix: "List each directory once")
+                    ok = false
+                    continue
+                }
+                plugins.searchPaths.append(path)
+            }
+        }
+        if let child = reader["allow_unsafe_dylib"] {
+            if let flag = bool(child) { plugins.allowUnsafeDylib = flag } else { ok = false }
+        }
+        return ok ? plugins : nil
+    }
+
     /// `{ cache-control = "no-store" }` or `[{ name = "cache-control", value = "no-store" }]`.
     mutating func decodeHeaders(_ node: ConfigNode, kind: ValueKind) -> [HeaderField]? {
         var fields: [(HeaderField, ConfigNode)] = []
@@ -672,17 +972,10 @@ struct ConfigDecoder {
         guard let reader = TableReader(node, ConfigSpec.upstream, &self) else { return nil }
         var upstream = UpstreamConfig(name: name, targets: [], location: node.location)
         var ok = true
-        if let child = reader["strategy"], let text = string(child, expected: reader.field("strategy").kind.expected) {
-            if let strategy = UpstreamConfig.Strategy(rawValue: text) {
+        if let child = reader["strategy"] {
+            if let strategy = enumeration(child, UpstreamConfig.Strategy.self, what: "strategy") {
                 upstream.strategy = strategy
             } else {
-                let options = UpstreamConfig.Strategy.allCases.map(\.rawValue)
-                let suggestion = Suggestions.closest(to: text, in: options).map { "Did you mean \"\($0)\"? " } ?? ""
-                report(
-                    child,
-                    "unknown strategy \"\(text)\"",
-                    fix: suggestion + "Use " + options.map { "\"\($0)\"" }.joined(separator: " or ")
-                )
                 ok = false
             }
         }
@@ -851,8 +1144,8 @@ struct TableReader {
                 )
                 continue
             }
-            if case .unsupported(let message) = field.kind {
-                decoder.report(child, message, fix: "Remove \(key); it arrives in a later version")
+            if case .unsupported(let message, let fix) = field.kind {
+                decoder.report(child, message, fix: fix ?? "Remove \(key); it arrives in a later version")
             }
         }
         for field in spec.fields where field.requirement != .optional && table[field.key] == nil {
@@ -942,21 +1235,12 @@ package enum Suggestions {
         if let near = closest(to: key, in: known) {
             parts.append("Did you mean \"\(near)\"?")
         } else if let home = spec.fields.first(where: { field in
-            tableSpecs(field.kind).contains { $0.field(key) != nil }
+            field.kind.tableSpecs.contains { $0.field(key) != nil }
         }) {
-            let child = tableSpecs(home.kind).first { $0.field(key) != nil }!
+            let child = home.kind.tableSpecs.first { $0.field(key) != nil }!
             parts.append("\(key) belongs in \(child.name)")
         }
         parts.append("Keys here: " + known.joined(separator: ", "))
         return parts.joined(separator: " ")
-    }
-
-    static func tableSpecs(_ kind: ValueKind) -> [TableSpec] {
-        switch kind {
-        case .table(let spec): return [spec]
-        case .either(let kinds, _): return kinds.flatMap(tableSpecs)
-        case .array(let element, _): return tableSpecs(element)
-        default: return []
-        }
     }
 }

@@ -29,7 +29,8 @@ public struct ConfigWarning: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Looks for routes that can never match, unused upstreams and risky settings in a loaded config.
+/// Looks for routes that can never match, unused upstreams, filters that will not load or run twice,
+/// and risky settings in a loaded config.
 ///
 /// ```swift
 /// for warning in ConfigLinter.lint(config) { print(warning) }
@@ -59,9 +60,14 @@ public enum ConfigLinter {
             "plaintext-upstream-behind-tls",
             "(info) A route served on a TLS listener forwards over plain http:// to a host that is not loopback."
         ),
+        (
+            "dylib-without-allow",
+            "A dylib filter while [plugins] allow_unsafe_dylib is false: jester run refuses it unless started with --allow-unsafe-dylib."
+        ),
+        ("duplicate-filter", "The same builtin filter twice in one route's filters or response_filters."),
     ]
 
-    /// The warnings for a config, in route, listener and upstream order.
+    /// The warnings for a config, in route, listener, upstream and filter order.
     public static func lint(_ config: GatewayConfig) -> [ConfigWarning] {
         var warnings: [ConfigWarning] = []
         let allListeners = Set(config.listeners.map(\.name))
@@ -230,6 +236,38 @@ public enum ConfigLinter {
                         "route \"\(route.name)\" takes TLS traffic and forwards it unencrypted to \(plaintext.map(\.description).joined(separator: ", ")); fine on a private network, otherwise use https://"
                 )
             )
+        }
+
+        // Filters.
+        for route in routes {
+            for (chain, filters) in [("filters", route.filters), ("response_filters", route.responseFilters)] {
+                var builtins: [String: SourceLocation] = [:]
+                for filter in filters {
+                    if filter.kind == .dylib, !config.plugins.allowUnsafeDylib {
+                        warnings.append(
+                            ConfigWarning(
+                                id: "dylib-without-allow",
+                                location: filter.location,
+                                message:
+                                    "route \"\(route.name)\" loads the native library \(filter.module ?? filter.name) unsandboxed, and [plugins] allow_unsafe_dylib is false: jester run refuses it unless started with --allow-unsafe-dylib; set allow_unsafe_dylib = true if you mean it"
+                            )
+                        )
+                    }
+                    guard filter.kind == .builtin else { continue }
+                    if let first = builtins[filter.name] {
+                        warnings.append(
+                            ConfigWarning(
+                                id: "duplicate-filter",
+                                location: filter.location,
+                                message:
+                                    "route \"\(route.name)\" runs the builtin filter \"\(filter.name)\" twice in its \(chain) (first at \(first)); merge their config into one entry"
+                            )
+                        )
+                    } else {
+                        builtins[filter.name] = filter.location
+                    }
+                }
+            }
         }
         return warnings
     }

@@ -18,8 +18,8 @@ import Darwin
 /// Every problem in every file is reported at once in a ``ConfigError``.
 ///
 /// Relative paths (`include` globs, `tls.cert`, `tls.key`, `ca_file`, `handler.plugin`,
-/// `pid_file`) are relative to the directory of the file that writes them; the loaded config
-/// holds them as absolute paths.
+/// `pid_file`, a filter's `plugin` path and `module`, `plugins.search_paths`) are relative to the
+/// directory of the file that writes them; the loaded config holds them as absolute paths.
 public enum ConfigLoader {
     /// Loads a config file with its includes and, when `profile` is set, overlays
     /// `<dir>/<stem>.<profile>.toml` (`jester.toml` with `prod`: `jester.prod.toml`).
@@ -392,8 +392,9 @@ package enum Merging {
         base.value = .table(baseTable)
     }
 
-    /// Overlays a profile: tables merge recursively, an array of tables merges each element into
-    /// the base element of the same `name` (other elements are appended), everything else replaces.
+    /// Overlays a profile: tables merge recursively, `[[routes]]` and `[[listeners]]` merge each
+    /// element into the base element of the same `name` (other elements are appended), everything
+    /// else replaces, other arrays of tables included (a route's `filters` is one ordered chain).
     package static func overlay(_ base: inout ConfigNode, with overlay: ConfigNode) {
         if var baseTable = base.table, let overlayTable = overlay.table {
             for (key, node) in overlayTable.entries {
@@ -405,7 +406,9 @@ package enum Merging {
                 }
             }
             base.value = .table(baseTable)
-        } else if overlay.isArrayOfTables, var elements = base.array, base.isArrayOfTables || elements.isEmpty {
+        } else if overlay.isArrayOfTables, var elements = base.array, base.isArrayOfTables || elements.isEmpty,
+            ConfigSpec.kind(at: base.path)?.tableSpecs.contains(where: \.mergesByName) == true
+        {
             for element in overlay.array! {
                 if let name = element.table?["name"]?.string,
                     let index = elements.firstIndex(where: { $0.table?["name"]?.string == name })

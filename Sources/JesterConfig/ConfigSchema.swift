@@ -105,6 +105,8 @@ public enum ConfigSchema {
             return .object([("anyOf", .array(kinds.map { schema(for: $0) }))])
         case .scalar:
             return .object([("type", .array([.string("string"), .string("number"), .string("boolean")]))])
+        case .openTable:
+            return .object([("type", .string("object"))])
         case .unsupported:
             return .object([("not", .object([]))])
         case .table(let spec):

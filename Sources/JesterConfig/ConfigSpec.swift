@@ -57,8 +57,22 @@ package indirect enum ValueKind: Sendable {
     case either([ValueKind], expected: String)
     /// A string, number or boolean.
     case scalar
-    /// A key Jester knows and does not support yet; using it is an error with this message.
-    case unsupported(String)
+    /// A table of any keys and values, nested tables and arrays included, passed on as JSON (a
+    /// filter's `config`, which the filter's own JSON Schema checks).
+    case openTable(expected: String)
+    /// A key Jester knows and does not take here: not supported yet (the default fix), or not in
+    /// this table (`run_on_errors` in a request filter). Using it is an error with this message and fix.
+    case unsupported(String, fix: String? = nil)
+
+    /// The tables a value of this kind may be, through `either` and arrays.
+    package var tableSpecs: [TableSpec] {
+        switch self {
+        case .table(let spec): return [spec]
+        case .either(let kinds, _): return kinds.flatMap(\.tableSpecs)
+        case .array(let element, _): return element.tableSpecs
+        default: return []
+        }
+    }
 
     /// How a type error names what was expected.
     package var expected: String {
@@ -72,7 +86,8 @@ package indirect enum ValueKind: Sendable {
         case .array(_, let expected), .map(_, let expected), .either(_, let expected): return expected
         case .table(let spec): return "a table (\(spec.name))"
         case .scalar: return "a string, number or boolean"
-        case .unsupported: return "nothing (not supported yet)"
+        case .openTable(let expected): return expected
+        case .unsupported: return "nothing (not supported here)"
         }
     }
 }
@@ -89,6 +104,10 @@ package struct TableSpec: Sendable {
     package var exactlyOne: Bool
     /// What to tell a user who set none of ``exclusive``.
     package var exclusiveFix: String?
+    /// Whether a profile merges an array of these tables element by element, matching `name`
+    /// (`[[routes]]`, `[[listeners]]`). A profile replaces any other array of tables whole: a
+    /// route's `filters` are one ordered chain, and header lists are one set of conditions.
+    package var mergesByName: Bool
 
     package init(
         _ name: String,
@@ -96,7 +115,8 @@ package struct TableSpec: Sendable {
         fields: [FieldSpec],
         exclusive: [String] = [],
         exactlyOne: Bool = false,
-        exclusiveFix: String? = nil
+        exclusiveFix: String? = nil,
+        mergesByName: Bool = false
     ) {
         self.name = name
         self.summary = summary
@@ -104,6 +124,7 @@ package struct TableSpec: Sendable {
         self.exclusive = exclusive
         self.exactlyOne = exactlyOne
         self.exclusiveFix = exclusiveFix
+        self.mergesByName = mergesByName
     }
 
     package func field(_ key: String) -> FieldSpec? {
@@ -213,7 +234,8 @@ package enum ConfigSpec {
                 defaultJSON: "false"
             ),
             FieldSpec("http", .table(http), "Limits and timeouts."),
-        ]
+        ],
+        mergesByName: true
     )
 
     package static let headerMatcher = TableSpec(
@@ -407,6 +429,93 @@ package enum ConfigSpec {
         ]
     )
 
+    /// The keys of one filter entry; `run_on_errors` is refused in request filters.
+    static func filter(_ name: String, response: Bool) -> TableSpec {
+        TableSpec(
+            name,
+            "A filter: a built-in one by name, a sandboxed WebAssembly plugin, or a native shared library.",
+            fields: [
+                FieldSpec(
+                    "type",
+                    .enumeration(FilterConfig.Kind.allCases.map(\.rawValue)),
+                    "Which tier runs the filter: \"builtin\" (compiled into Jester), \"wasm\" (a sandboxed plugin) or \"dylib\" (a native library, refused unless [plugins] allow_unsafe_dylib or jester run --allow-unsafe-dylib).",
+                    requirement: .always,
+                    example: "type = \"builtin\""
+                ),
+                FieldSpec(
+                    "name",
+                    .string(expected: nameExpected),
+                    "For builtin, the filter to run (required; docs/filters.md lists them). For wasm and dylib, a label for logs and errors; default the plugin id, or the plugin's or library's file name without extension.",
+                    example: "name = \"rate-limit\""
+                ),
+                FieldSpec(
+                    "plugin",
+                    .string(expected: "a plugin id like \"auth\" or a path like \"plugins/auth\""),
+                    "wasm only: a plugin id found under [plugins] search_paths, or a plugin directory, plugin.json or .wasm path (one with a \"/\", ending in .wasm or .json, or existing next to the file that declares it), relative to that file; a path must exist.",
+                    example: "plugin = \"auth\""
+                ),
+                FieldSpec(
+                    "module",
+                    .string(expected: "a path like \"lib/libfilter.so\""),
+                    "dylib: the shared library (required). wasm: a .wasm file, instead of plugin. Relative to the file that declares it; it must exist.",
+                    example: "module = \"lib/libfilter.so\""
+                ),
+                FieldSpec(
+                    "config",
+                    .openTable(expected: "a table like { rps = 100, key = [\"ip\"] }"),
+                    "The filter's settings: any table (nested tables and arrays too), passed to the filter as a JSON object and checked against its schema. Date-times become strings.",
+                    defaultJSON: "{}"
+                ),
+                FieldSpec(
+                    "failure_policy",
+                    .enumeration(FilterConfig.FailurePolicy.allCases.map(\.rawValue)),
+                    "When the filter fails (a trap, a limit, a busy plugin, a bad answer): \"fail_closed\" answers 500 (503 for a limit or a busy plugin); \"fail_open\" logs it and goes on as if the filter had passed the message on unchanged.",
+                    defaultJSON: "\"\(FilterConfig.FailurePolicy.failClosed.rawValue)\""
+                ),
+                response
+                    ? FieldSpec(
+                        "run_on_errors",
+                        .bool,
+                        "Also run on the gateway's own error answers (502, 504, …).",
+                        defaultJSON: "false"
+                    )
+                    : FieldSpec(
+                        "run_on_errors",
+                        .unsupported(
+                            "run_on_errors only applies to response_filters",
+                            fix: "Remove it, or move the filter to [[routes.response_filters]]"
+                        ),
+                        "Response filters only."
+                    ),
+            ]
+        )
+    }
+
+    package static let requestFilter = filter("[[routes.filters]]", response: false)
+
+    package static let responseFilter = filter("[[routes.response_filters]]", response: true)
+
+    package static let plugins = TableSpec(
+        "[plugins]",
+        "Plugin discovery and the unsafe dylib tier.",
+        fields: [
+            FieldSpec(
+                "search_paths",
+                .array(
+                    .string(expected: "a directory like \"plugins\""),
+                    expected: "an array of directories like [\"plugins\", \"/opt/jester/plugins\"]"
+                ),
+                "Directories scanned for plugins, so that a wasm filter's plugin may be a plugin id. Relative to the file that declares them; each must be an existing directory."
+            ),
+            FieldSpec(
+                "allow_unsafe_dylib",
+                .bool,
+                "Whether dylib filters may load: native code runs unsandboxed in the gateway. jester run --allow-unsafe-dylib also allows them.",
+                defaultJSON: "\(PluginsConfig().allowUnsafeDylib)"
+            ),
+        ]
+    )
+
     package static let route = TableSpec(
         "[[routes]]",
         "A route: what requests it takes and what answers them. Exactly one of `upstream`, `respond` or `handler`.",
@@ -436,20 +545,19 @@ package enum ConfigSpec {
             FieldSpec("handler", .table(handler), "Answer from a handler plugin."),
             FieldSpec(
                 "filters",
-                .unsupported("request filters (routes.filters) are not supported yet in this version of Jester"),
-                "Request filters (a later version)."
+                .array(.table(requestFilter), expected: "an array of tables ([[routes.filters]])"),
+                "Request filters, run in order before the action. A profile that sets them replaces the route's whole list."
             ),
             FieldSpec(
                 "response_filters",
-                .unsupported(
-                    "response filters (routes.response_filters) are not supported yet in this version of Jester"
-                ),
-                "Response filters (a later version)."
+                .array(.table(responseFilter), expected: "an array of tables ([[routes.response_filters]])"),
+                "Response filters, run in order on the response before it goes to the client. A profile that sets them replaces the route's whole list."
             ),
         ],
         exclusive: ["upstream", "respond", "handler"],
         exactlyOne: true,
-        exclusiveFix: "Add upstream = \"NAME\", [routes.upstream], [routes.respond] or [routes.handler]"
+        exclusiveFix: "Add upstream = \"NAME\", [routes.upstream], [routes.respond] or [routes.handler]",
+        mergesByName: true
     )
 
     package static let accessLog = TableSpec(
@@ -515,11 +623,7 @@ package enum ConfigSpec {
             ),
             FieldSpec("access_log", .table(accessLog), "Access logging."),
             FieldSpec("lifecycle", .table(lifecycle), "Graceful shutdown and reload."),
-            FieldSpec(
-                "plugins",
-                .unsupported("the [plugins] table is not supported yet in this version of Jester"),
-                "Plugin discovery (a later version)."
-            ),
+            FieldSpec("plugins", .table(plugins), "Plugin discovery and the unsafe dylib tier."),
             FieldSpec(
                 "admin",
                 .unsupported("the [admin] table is not supported yet in this version of Jester"),

@@ -408,24 +408,32 @@ public struct FilterConfig: Sendable, Equatable {
     }
 
     public var kind: Kind
-    /// For `builtin`, the filter's name (`headers`, `rate-limit`, …); for `wasm` and `dylib`, a label for
-    /// logs and errors (defaults to the plugin's id or the library's file name when unset in TOML).
+    /// For `builtin`, the filter's name (`headers`, `rate-limit`, …), which the loader requires and
+    /// does not check against the built-in list; for `wasm` and `dylib`, a label for logs and errors.
+    /// When unset in TOML: the plugin id; else the name of what the plugin path points to without
+    /// `.wasm` / `.json` (`plugins/auth`, `plugins/auth/plugin.json` and `auth.wasm` give `auth`);
+    /// else the module's file name without its extension (`lib/libredact.so` gives `libredact`).
     public var name: String
-    /// For `wasm`: the plugin, as an id found under `[plugins] search_paths`, or a path (a
-    /// directory, `plugin.json` or `.wasm`) resolved against the declaring file's directory.
+    /// For `wasm` (exactly one of this and ``module``): a plugin id (lowercase, no `/`; see
+    /// `PluginManifest.isValidID`) to look up under `[plugins] search_paths`, or an absolute path
+    /// (it starts with `/`) to a plugin directory, `plugin.json` or `.wasm` that existed at load.
+    /// `nil` for `builtin` and `dylib`.
     public var plugin: String?
-    /// For `dylib`: the shared library's path, resolved against the declaring file's directory.
-    /// For `wasm`, an alternative to `plugin` naming the module path.
+    /// For `dylib` (always set): the shared library's absolute path. For `wasm`, the alternative to
+    /// ``plugin``: a `.wasm` file's absolute path. Either was a file, not a directory, at load. `nil` for `builtin`.
     public var module: String?
-    /// The filter's `config` table as JSON (an object; empty when absent).
+    /// The filter's `config` table as JSON: always an object (empty when absent), members in written
+    /// order. TOML date-times are strings; interpolated (`${…}`) values are strings.
     public var config: JSONValue
     public var failurePolicy: FailurePolicy
-    /// For response filters: also run on the gateway's own error answers (502, 504, …).
+    /// For response filters: also run on the gateway's own error answers (502, 504, …). Always
+    /// `false` for request filters (the loader refuses `run_on_errors` there).
     public var runOnErrors: Bool
-    /// Where the entry starts.
+    /// Where the entry starts: its `[[routes.filters]]` header, or its line in an inline array.
     public var location: SourceLocation
     /// Where each value under `config` was written, keyed by the path a ``JSONSchemaViolation``
-    /// reports (`$` for the table, `$.rps`, `$.key[0]`), so that an error names the file and line.
+    /// reports (`$` for the table, `$.rps`, `$.key[0]`, `$.a.b`; keys as written, unquoted), so that
+    /// an error names the file and line. Every value has an entry when `config` was set; empty when not.
     public var configLocations: [String: SourceLocation]
 
     public init(
@@ -466,7 +474,8 @@ public struct FilterConfig: Sendable, Equatable {
 public struct PluginsConfig: Sendable, Equatable {
     /// Directories scanned at start and on reload for plugins (`plugin.json` next to a `.wasm`,
     /// or one directory per plugin); a filter's `plugin` may then name a plugin by its id.
-    /// Absolute, resolved against the declaring file's directory.
+    /// Absolute, resolved against the declaring file's directory; each was an existing directory at
+    /// load, listed once, in config order.
     public var searchPaths: [String]
     /// Whether `dylib` filters may load (`allow_unsafe_dylib`, default `false`; `jester run
     /// --allow-unsafe-dylib` also allows them). Native code runs unsandboxed in the gateway.

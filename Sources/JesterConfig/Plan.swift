@@ -1,5 +1,8 @@
+import JesterManifest
+
 /// The resolved plan of a config, for `jester run --dry`: listeners with their protocols and limits,
-/// routes in match order with their matchers and action, upstreams with targets and timeouts.
+/// routes in match order with their matchers, filters and action, upstreams with targets and
+/// timeouts, and plugin discovery when it is set.
 ///
 /// ```text
 /// listeners (1):
@@ -9,7 +12,9 @@
 /// routes, in match order (1):
 ///   1. app  (jester.toml:12)
 ///        match: host example.com; path /
+///        filter rate-limit (builtin), config {"rps":100}
 ///        → upstream app: http://127.0.0.1:8080
+///        response filter redact (wasm plugin redact), fail open
 /// …
 /// ```
 public func describePlan(_ config: GatewayConfig) -> String {
@@ -38,6 +43,7 @@ public func describePlan(_ config: GatewayConfig) -> String {
         let on = route.listeners.isEmpty ? "" : "  on " + route.listeners.joined(separator: ", ")
         lines.append("  \(index + 1). \(route.name)\(on)  (\(route.location))")
         lines.append("       match: " + describe(route.matchers))
+        for filter in route.filters { lines.append("       filter " + describe(filter)) }
         switch route.action {
         case .upstream(let name):
             let targets =
@@ -60,6 +66,7 @@ public func describePlan(_ config: GatewayConfig) -> String {
             }
             lines.append(text)
         }
+        for filter in route.responseFilters { lines.append("       response filter " + describe(filter)) }
     }
     lines.append("upstreams (\(config.upstreams.count)):")
     for upstream in config.upstreams {
@@ -76,12 +83,32 @@ public func describePlan(_ config: GatewayConfig) -> String {
         }
         lines.append(details)
     }
+    let plugins = config.plugins
+    let dylibs = config.routes.contains { ($0.filters + $0.responseFilters).contains { $0.kind == .dylib } }
+    if !plugins.searchPaths.isEmpty || plugins.allowUnsafeDylib || dylibs {
+        let paths = plugins.searchPaths.isEmpty ? "none" : plugins.searchPaths.joined(separator: ", ")
+        let unsafe =
+            plugins.allowUnsafeDylib ? "allowed (unsandboxed)" : "refused unless jester run --allow-unsafe-dylib"
+        lines.append("plugins: search paths \(paths); dylib filters \(unsafe)")
+    }
     lines.append("access log: \(config.accessLog.enabled ? "on" : "off")")
     lines.append(
         "drain timeout: \(config.lifecycle.drainTimeout)" + (config.lifecycle.pidFile.map { ", pid file \($0)" } ?? "")
     )
     if !config.files.isEmpty { lines.append("files: " + config.files.joined(separator: ", ")) }
     return lines.joined(separator: "\n")
+}
+
+/// `rate-limit (builtin), config {"rps":100}`, `auth (wasm plugin auth), fail open`.
+private func describe(_ filter: FilterConfig) -> String {
+    var text = "\(filter.name) (\(filter.kind.rawValue)"
+    if let plugin = filter.plugin { text += " plugin \(plugin)" }
+    if let module = filter.module { text += " module \(module)" }
+    text += ")"
+    if filter.failurePolicy == .failOpen { text += ", fail open" }
+    if filter.runOnErrors { text += ", also on error answers" }
+    if case .object(let members) = filter.config, !members.isEmpty { text += ", config " + filter.config.serialized() }
+    return text
 }
 
 private func describe(_ matchers: MatcherConfig) -> String {

@@ -236,9 +236,52 @@ import Testing
         )
     }
 
+    @Test func dylibWithoutAllowAndDuplicateFilters() throws {
+        let directory = try FilterTests.directory(
+            FilterTests.route + """
+
+                [[routes.filters]]
+                type = "builtin"
+                name = "rate-limit"
+                [[routes.filters]]
+                type = "dylib"
+                module = "lib/libredact.so"
+                [[routes.filters]]
+                type = "builtin"
+                name = "rate-limit"
+                config = { rps = 5 }
+                [[routes.response_filters]]
+                type = "builtin"
+                name = "rate-limit"
+                [[routes.response_filters]]
+                type = "wasm"
+                plugin = "auth"
+                [[routes.response_filters]]
+                type = "wasm"
+                plugin = "auth"
+                """
+        )
+        let file = directory.file("jester.toml")
+        let warnings = ConfigLinter.lint(try directory.load())
+        #expect(warnings.map { "\($0.id)@\($0.location.line)" } == ["dylib-without-allow@10", "duplicate-filter@13"])
+        #expect(
+            warnings.map(\.description) == [
+                "\(file):10: warning[dylib-without-allow]: route \"api\" loads the native library \(directory.resolved("lib/libredact.so")) unsandboxed, and [plugins] allow_unsafe_dylib is false: jester run refuses it unless started with --allow-unsafe-dylib; set allow_unsafe_dylib = true if you mean it",
+                "\(file):13: warning[duplicate-filter]: route \"api\" runs the builtin filter \"rate-limit\" twice in its filters (first at \(file):7); merge their config into one entry",
+            ]
+        )
+        try directory.write(
+            "jester.toml",
+            "[plugins]\nallow_unsafe_dylib = true\n"
+                + FilterTests.route
+                + "\n[[routes.filters]]\ntype = \"dylib\"\nmodule = \"lib/libredact.so\""
+        )
+        #expect(ConfigLinter.lint(try directory.load()).isEmpty)
+    }
+
     @Test func everyRuleIsListedOnce() {
         let ids = ConfigLinter.rules.map(\.id)
         #expect(Set(ids).count == ids.count)
-        #expect(ids.count == 13)
+        #expect(ids.count == 15)
     }
 }

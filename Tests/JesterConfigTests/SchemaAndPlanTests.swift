@@ -14,44 +14,95 @@ import Testing
         #expect(root["$schema"] as? String == "https://json-schema.org/draft/2020-12/schema")
         #expect(root["additionalProperties"] as? Bool == false)
         let properties = try #require(root["properties"] as? [String: Any])
-        #expect(Set(properties.keys) == ["include", "listeners", "routes", "upstreams", "access_log", "lifecycle"])
+        #expect(
+            Set(properties.keys) == [
+                "include", "listeners", "routes", "upstreams", "access_log", "lifecycle", "plugins",
+            ]
+        )
     }
 
-    /// Every key of the spec (the one the decoder checks) is in the schema with its description,
-    /// and keys not supported yet are not.
+    /// Every key of the spec (the one the decoder checks) is in the schema, in the table it belongs
+    /// to, with its description; keys the table refuses are not.
     @Test func everyKeyHasItsDescription() throws {
-        let text = ConfigSchema.jsonSchema
         var seen = 0
         var missing: [String] = []
-        func walk(_ spec: TableSpec) {
-            for field in spec.fields {
-                if case .unsupported = field.kind {
-                    if text.contains("\"\(field.key)\": {") { missing.append("\(field.key) should not be there") }
-                    continue
+        var visited: Set<String> = []
+        func walk(_ kind: ValueKind, _ node: [String: Any], at path: String) {
+            switch kind {
+            case .table(let spec):
+                visited.insert(spec.name)
+                guard let properties = node["properties"] as? [String: Any] else {
+                    missing.append("\(path): no properties")
+                    return
                 }
-                seen += 1
-                if !text.contains("\"\(field.key)\": {\n") { missing.append(field.key) }
-                if !text.contains(
-                    JSONNode.string(field.summary + (field.requirement == .required ? " Required." : "")).serialized(
-                        indent: 0
-                    )
-                ) {
-                    missing.append("description of \(field.key)")
+                for field in spec.fields {
+                    let property = properties[field.key] as? [String: Any]
+                    if case .unsupported = field.kind {
+                        if property != nil { missing.append("\(path).\(field.key) should not be there") }
+                        continue
+                    }
+                    seen += 1
+                    guard let property else {
+                        missing.append("\(path).\(field.key)")
+                        continue
+                    }
+                    let description = field.summary + (field.requirement == .required ? " Required." : "")
+                    if property["description"] as? String != description {
+                        missing.append("description of \(path).\(field.key)")
+                    }
+                    walk(field.kind, property, at: "\(path).\(field.key)")
                 }
+            case .array(let element, _):
+                guard let items = node["items"] as? [String: Any] else { return missing.append("\(path): no items") }
+                walk(element, items, at: path + "[]")
+            case .map(let value, _):
+                guard let values = node["additionalProperties"] as? [String: Any] else {
+                    return missing.append("\(path): no additionalProperties")
+                }
+                walk(value, values, at: path + ".*")
+            case .either(let kinds, _):
+                guard let options = node["anyOf"] as? [[String: Any]], options.count == kinds.count else {
+                    return missing.append("\(path): no anyOf")
+                }
+                for (kind, option) in zip(kinds, options) { walk(kind, option, at: path) }
+            default:
+                break
             }
         }
-        for spec in [
-            ConfigSpec.root, ConfigSpec.listener, ConfigSpec.tls, ConfigSpec.http, ConfigSpec.route,
-            ConfigSpec.matchers, ConfigSpec.headerMatcher, ConfigSpec.upstream, ConfigSpec.respond, ConfigSpec.handler,
-            ConfigSpec.accessLog, ConfigSpec.lifecycle,
-        ] {
-            walk(spec)
-        }
+        walk(.table(ConfigSpec.root), try schema(), at: "$")
         #expect(missing == [])
-        #expect(seen > 50)
+        #expect(seen > 60)
+        #expect(
+            visited.isSuperset(of: [
+                "[[listeners]]", "[listeners.tls]", "[listeners.http]", "[[routes]]", "[routes.matchers]",
+                "[[routes.matchers.headers]]", "[upstreams.NAME]", "[routes.respond]", "[routes.handler]",
+                "[[routes.filters]]", "[[routes.response_filters]]", "[plugins]", "[access_log]", "[lifecycle]",
+            ])
+        )
+        let text = ConfigSchema.jsonSchema
         #expect(text.contains("\"default\": \"32KiB\""))
         #expect(text.contains("\"default\": \"16MiB\""))
         #expect(text.contains("\"default\": \"1m\""))
+    }
+
+    /// A filter's `config` is an open object; `type` is required in every entry; `run_on_errors`
+    /// only in response filters.
+    @Test func filterEntries() throws {
+        let routes = try #require((try schema()["properties"] as? [String: Any])?["routes"] as? [String: Any])
+        let route = try #require(routes["items"] as? [String: Any])
+        let properties = try #require(route["properties"] as? [String: Any])
+        for (key, runOnErrors) in [("filters", false), ("response_filters", true)] {
+            let entry = try #require((properties[key] as? [String: Any])?["items"] as? [String: Any])
+            let fields = try #require(entry["properties"] as? [String: Any])
+            #expect(entry["required"] as? [String] == ["type"])
+            #expect(entry["additionalProperties"] as? Bool == false)
+            let config = try #require(fields["config"] as? [String: Any])
+            #expect(config["type"] as? String == "object" && config["additionalProperties"] == nil)
+            #expect((fields["run_on_errors"] != nil) == runOnErrors)
+            let type = try #require(fields["type"] as? [String: Any])
+            let anyOf = try #require(type["anyOf"] as? [[String: Any]])
+            #expect(anyOf.first?["enum"] as? [String] == ["builtin", "wasm", "dylib"])
+        }
     }
 }
 
@@ -103,6 +154,50 @@ import Testing
         ] {
             #expect(plan.split(separator: "\n").contains(Substring(line)), "missing line \(line) in\n\(plan)")
         }
+    }
+
+    @Test func planListsEachRoutesFilters() throws {
+        let directory = try FilterTests.directory(
+            """
+            [plugins]
+            search_paths = ["plugins"]
+
+            \(FilterTests.route)
+            [[routes.filters]]
+            type = "builtin"
+            name = "rate-limit"
+            config = { rps = 100, key = ["ip"] }
+            [[routes.filters]]
+            type = "wasm"
+            plugin = "auth"
+            failure_policy = "fail_open"
+            [[routes.response_filters]]
+            type = "dylib"
+            module = "lib/libredact.so"
+            run_on_errors = true
+            """
+        )
+        let plan = describePlan(try directory.load())
+        let lines = plan.split(separator: "\n").map(String.init)
+        let start = try #require(lines.firstIndex { $0.hasPrefix("  1. api") })
+        #expect(
+            Array(lines[(start + 1)...(start + 5)]) == [
+                "       match: any host; path /",
+                "       filter rate-limit (builtin), config {\"rps\":100,\"key\":[\"ip\"]}",
+                "       filter auth (wasm plugin auth), fail open",
+                "       → upstream api: http://127.0.0.1:9000",
+                "       response filter libredact (dylib module \(directory.resolved("lib/libredact.so"))), also on error answers",
+            ],
+            "\(plan)"
+        )
+        #expect(
+            lines.contains(
+                "plugins: search paths \(directory.resolved("plugins")); dylib filters refused unless jester run --allow-unsafe-dylib"
+            ),
+            "\(plan)"
+        )
+        // No plugins line when there is nothing to say.
+        #expect(!describePlan(try load(minimalTOML)).contains("plugins:"))
     }
 }
 
@@ -158,5 +253,148 @@ import Testing
         #expect(prod.listeners.map(\.name) == ["web", "redirect"])
         #expect(prod.listeners[0].tls != nil && prod.listeners[0].bind.port == 443)
         #expect(prod.upstream(named: "app")?.targets.count == 2)
+    }
+}
+
+/// The generated schema checked by an independent validator, Python's jsonschema: every example
+/// config and configs with filters and `[plugins]` pass, filter entries it can see are wrong fail.
+/// Needs python3 (3.11+, for tomllib) with jsonschema: required under CI=true, skipped locally without.
+@Suite struct SchemaValidationTests {
+    static let valid: [String: String] = [
+        "filters.toml": """
+        [plugins]
+        search_paths = ["plugins", "${PLUGINS:/opt/jester/plugins}"]
+        allow_unsafe_dylib = false
+
+        [listeners]
+        bind = ":8080"
+
+        [[routes]]
+        name = "api"
+        upstream = "api"
+        [[routes.filters]]
+        type = "builtin"
+        name = "rate-limit"
+        config = { rps = 100, burst = 20, key = ["ip"] }
+        failure_policy = "fail_open"
+        [[routes.filters]]
+        type = "wasm"
+        plugin = "auth"
+        [routes.filters.config]
+        since = 1979-05-27T07:32:00Z
+        ratio = 0.5
+        [[routes.filters.config.rules]]
+        field = "email"
+        [[routes.response_filters]]
+        type = "dylib"
+        module = "lib/libredact.so"
+        run_on_errors = true
+        """,
+        // A profile overlay names the route and replaces its filters.
+        "filters.prod.toml": """
+        [[routes]]
+        name = "api"
+        filters = [{ type = "builtin", name = "rate-limit", failure_policy = "${POLICY:fail_closed}" }]
+        """,
+    ]
+
+    static let invalid: [String: String] = [
+        "remote.toml": "[[routes]]\nname = \"a\"\n[[routes.filters]]\ntype = \"remote\"",
+        "no-type.toml": "[[routes]]\nname = \"a\"\n[[routes.filters]]\nname = \"x\"",
+        "run-on-errors.toml": "[[routes]]\nname = \"a\"\n[[routes.filters]]\ntype = \"builtin\"\nrun_on_errors = true",
+        "config-string.toml":
+            "[[routes]]\nname = \"a\"\n[[routes.response_filters]]\ntype = \"builtin\"\nconfig = \"x\"",
+        "unknown-key.toml": "[[routes]]\nname = \"a\"\n[[routes.response_filters]]\ntype = \"wasm\"\nplugins = \"x\"",
+        "policy.toml": "[[routes]]\nname = \"a\"\n[[routes.filters]]\ntype = \"wasm\"\nfailure_policy = \"open\"",
+        "search-paths.toml": "[plugins]\nsearch_paths = \"plugins\"",
+        "plugins-key.toml": "[plugins]\nallow_unsafe = true",
+    ]
+
+    @Test func examplesAndFilterConfigsAgainstPythonJSONSchema() throws {
+        let check = try? JesterFixtures.run(
+            "/usr/bin/env",
+            ["python3", "-c", "import sys, tomllib, jsonschema; assert sys.version_info >= (3, 11)"]
+        )
+        guard check?.status == 0 else {
+            let reason =
+                "python3 3.11+ with jsonschema is needed (python3 -m pip install jsonschema): \(check?.stderr ?? "python3 not found")"
+            if ProcessInfo.processInfo.environment["CI"] == "true" {
+                Issue.record(Comment(rawValue: reason))
+                return
+            }
+            try Test.cancel(Comment(rawValue: reason))
+        }
+        let directory = try ConfigDirectory(
+            Self.valid.merging(Self.invalid.map { ("invalid/" + $0.key, $0.value) }) { $1 }
+        )
+        try directory.write("schema.json", ConfigSchema.jsonSchema)
+        try directory.write(
+            "check.py",
+            """
+            import json, sys, tomllib
+            from jsonschema import Draft202012Validator
+            schema = json.load(open(sys.argv[1]))
+            Draft202012Validator.check_schema(schema)
+            validator = Draft202012Validator(schema)
+            for path in sys.argv[2:]:
+                with open(path, "rb") as f:
+                    document = json.loads(json.dumps(tomllib.load(f), default=str))
+                errors = list(validator.iter_errors(document))
+                detail = "; ".join("/".join(map(str, e.absolute_path)) + ": " + e.message[:200] for e in errors[:3])
+                print(("invalid " if errors else "valid ") + path + (" " + detail if errors else ""))
+            """
+        )
+        let examples = JesterFixtures.repositoryRoot + "/examples/configs"
+        let exampleFiles = try FileManager.default.subpathsOfDirectory(atPath: examples).filter {
+            $0.hasSuffix(".toml")
+        }.sorted().map { examples + "/" + $0 }
+        let fixtures = JesterFixtures.repositoryRoot + "/Tests/JesterConfigTests/Fixtures/broken"
+        let validFiles = exampleFiles + Self.valid.keys.sorted().map(directory.file)
+        let invalidFiles =
+            Self.invalid.keys.sorted().map { directory.file("invalid/" + $0) } + [fixtures + "/filters.toml"]
+        let result = try JesterFixtures.run(
+            "/usr/bin/env",
+            ["python3", directory.file("check.py"), directory.file("schema.json")] + validFiles + invalidFiles
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == validFiles.count + invalidFiles.count, "\(result.stdout)\(result.stderr)")
+        for file in validFiles {
+            #expect(lines.contains("valid " + file), "\(lines.first { $0.contains(file) } ?? "no output for \(file)")")
+        }
+        for file in invalidFiles {
+            #expect(lines.contains { $0.hasPrefix("invalid " + file) }, "the schema accepts \(file)")
+        }
+    }
+}
+
+/// The `Fixtures/broken` corpus loaded in process (the CLI test runs the same files through
+/// `jester config validate`): each file reports exactly its `# expect:` lines, in order.
+@Suite struct BrokenCorpusTests {
+    @Test func everyBrokenConfigReportsItsExpectedLines() throws {
+        let fixtures = JesterFixtures.repositoryRoot + "/Tests/JesterConfigTests/Fixtures/"
+        let files = try FileManager.default.contentsOfDirectory(atPath: fixtures + "broken").filter {
+            $0.hasSuffix(".toml")
+        }.sorted()
+        #expect(files.count >= 27)
+        var environment = ProcessInfo.processInfo.environment
+        environment["JESTER_TEST_UNSET_PORT_7F3A"] = nil
+        for file in files {
+            let text = try String(contentsOfFile: fixtures + "broken/" + file, encoding: .utf8)
+            let expected = text.split(separator: "\n").filter { $0.hasPrefix("# expect: ") }.map {
+                String($0.dropFirst("# expect: ".count))
+            }
+            var found: [String] = []
+            do {
+                _ = try ConfigLoader.load(file: fixtures + "broken/" + file, environment: environment)
+            } catch {
+                // Files named as the CLI names them, run from the Fixtures directory.
+                found = error.issues.map { $0.description.replacingOccurrences(of: fixtures, with: "") }
+            }
+            #expect(found.count == expected.count, "\(file):\n\(found.joined(separator: "\n"))")
+            for (line, prefix) in zip(found, expected) {
+                #expect(line.hasPrefix(prefix), "\(file): expected\n  \(prefix)\nfound\n  \(line)")
+            }
+        }
     }
 }
