@@ -103,6 +103,7 @@ struct FilterBuilder {
             report("$", "the filter's config schema is invalid: \(error)")
             return nil
         }
+        let value = Self.coerceStrings(value, schema: schema)
         let violations = compiled.validate(value)
         for violation in violations { report(violation.path, violation.message) }
         return violations.isEmpty ? compiled.applyingDefaults(to: value) : nil
@@ -186,6 +187,34 @@ struct FilterBuilder {
         } catch {
             problem("\(entry.location): \(prefix): module: \(error)")
             return nil
+        }
+    }
+
+    /// Turns strings into the numbers or booleans the schema asks for, where they parse: a value
+    /// written with `${ENV:DEFAULT}` interpolation is always a string in the config, and
+    /// `rps = "${RPS:100}"` should work like `rps = 100`. Follows `properties`,
+    /// `additionalProperties` and `items`.
+    static func coerceStrings(_ value: JSONValue, schema: JSONValue) -> JSONValue {
+        switch value {
+        case .string(let text):
+            let types = schema["type"].map { $0.arrayValue ?? [$0] }?.compactMap(\.stringValue) ?? []
+            guard !types.contains("string") else { return value }
+            if types.contains("integer"), let number = Int64(text) { return .integer(number) }
+            if types.contains("number"), let number = Double(text), number.isFinite { return Int64(exactly: number).map(JSONValue.integer) ?? .double(number) }
+            if types.contains("boolean"), text == "true" || text == "false" { return .bool(text == "true") }
+            return value
+        case .object(let members):
+            let properties = schema["properties"]
+            let additional = schema["additionalProperties"]
+            return .object(members.map { member in
+                guard let inner = properties?[member.key] ?? additional, inner.objectValue != nil else { return member }
+                return (key: member.key, value: coerceStrings(member.value, schema: inner))
+            })
+        case .array(let elements):
+            guard let items = schema["items"], items.objectValue != nil else { return value }
+            return .array(elements.map { coerceStrings($0, schema: items) })
+        default:
+            return value
         }
     }
 
