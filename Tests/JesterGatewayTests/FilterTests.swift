@@ -299,3 +299,51 @@ enum FilterGuest {
         #expect(origin.requests.first?.head.headers["x-gateway"] == ["jester"])
     }
 }
+
+@Suite(.serialized) struct FilterReloadTests {
+    @Test func reloadPicksUpAChangedPluginAndKeepsUnchangedOnes() async throws {
+        let origin = try await TestOrigin()
+        let echo = try FilterGuest.plugin(id: "echo", wat: FilterGuest.wat)
+        let trap = try FilterGuest.plugin(id: "swap", wat: try FilterFixtures.source("echo-header"))
+        let routes = [
+            RouteConfig(name: "a", matchers: MatcherConfig(pathPrefix: "/a"), action: .upstream("app"), filters: [FilterConfig(kind: .wasm, name: "echo", plugin: echo)]),
+            RouteConfig(name: "b", action: .upstream("app"), filters: [FilterConfig(kind: .wasm, name: "swap", plugin: trap)]),
+        ]
+        let listener = JesterFixtures.listener()
+        let config = GatewayConfig(listeners: [listener], routes: routes, upstreams: [upstream("app", [origin])])
+        let gw = try await JesterFixtures.startGateway(config)
+        let port = try #require(gw.port(of: listener.name))
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        #expect(try JesterFixtures.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/b"]).stdout == "200")
+        _ = try JesterFixtures.curl(["-s", "http://127.0.0.1:\(port)/a", "-H", "x-user: u"])
+        let echoBefore = try #require(gw.pluginStatuses.first { $0.id == "echo" })
+
+        // The plugin file of route b changes (now it traps); route a's stays as it was.
+        try Data(JesterFixtures.wasm(try FilterFixtures.source("trap-on-request"))).write(to: URL(fileURLWithPath: trap + "/swap.wasm"))
+        try await gw.reload(config)
+        #expect(try JesterFixtures.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/b"]).stdout == "500")
+        _ = try JesterFixtures.curl(["-s", "http://127.0.0.1:\(port)/a", "-H", "x-user: u"])
+        let echoAfter = try #require(gw.pluginStatuses.first { $0.id == "echo" })
+        // The same plugin object, warm instances and counters included.
+        #expect(echoAfter.instancesCreated == echoBefore.instancesCreated)
+        #expect(echoAfter.calls > echoBefore.calls)
+        #expect(gw.pluginStatuses.filter { $0.id == "swap" }.count == 1)
+    }
+
+    @Test func aBrokenFilterConfigOnReloadKeepsTheOldChain() async throws {
+        let origin = try await TestOrigin()
+        let good = FilterConfig(kind: .builtin, name: "headers", config: ["request": ["set": ["x-v": "1"]]])
+        let listener = JesterFixtures.listener()
+        let config = GatewayConfig(listeners: [listener], routes: [RouteConfig(name: "app", action: .upstream("app"), filters: [good])], upstreams: [upstream("app", [origin])])
+        let gw = try await JesterFixtures.startGateway(config)
+        let port = try #require(gw.port(of: listener.name))
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        var broken = config
+        broken.routes[0].filters = [FilterConfig(kind: .builtin, name: "headers", config: ["request": ["set": ["x-v": 2]]])]
+        await #expect(throws: (any Error).self) { try await gw.reload(broken) }
+        _ = try JesterFixtures.curl(["-s", "http://127.0.0.1:\(port)/"])
+        #expect(origin.requests.last?.head.headers["x-v"] == ["1"])
+    }
+}
