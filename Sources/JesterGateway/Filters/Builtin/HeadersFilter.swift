@@ -1,5 +1,5 @@
 public import JesterManifest
-public import NIOHTTP1
+import NIOHTTP1
 
 /// `headers`: sets, adds and removes request headers (before the upstream) and response headers
 /// (before the client).
