@@ -3,6 +3,9 @@
 public enum BuiltinFilters {
     public static let all: [any BuiltinFilter.Type] = [
         HeadersFilter.self,
+        RequestIDFilter.self,
+        TimeoutFilter.self,
+        RetryFilter.self,
     ]
 
     /// The built-in filter called `name`.
