@@ -4,6 +4,7 @@ public enum BuiltinFilters {
     public static let all: [any BuiltinFilter.Type] = [
         HeadersFilter.self,
         RequestIDFilter.self,
+        CORSFilter.self,
         TimeoutFilter.self,
         RetryFilter.self,
     ]
