@@ -5,6 +5,7 @@ public enum BuiltinFilters {
         HeadersFilter.self,
         RequestIDFilter.self,
         CORSFilter.self,
+        BasicAuthFilter.self,
         TimeoutFilter.self,
         RetryFilter.self,
     ]
