@@ -6,6 +6,7 @@ public enum BuiltinFilters {
         RequestIDFilter.self,
         CORSFilter.self,
         BasicAuthFilter.self,
+        RateLimitFilter.self,
         TimeoutFilter.self,
         RetryFilter.self,
     ]
