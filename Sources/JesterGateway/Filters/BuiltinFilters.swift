@@ -7,6 +7,7 @@ public enum BuiltinFilters {
         CORSFilter.self,
         BasicAuthFilter.self,
         RateLimitFilter.self,
+        CompressionFilter.self,
         TimeoutFilter.self,
         RetryFilter.self,
     ]
