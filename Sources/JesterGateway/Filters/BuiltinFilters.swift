@@ -8,6 +8,7 @@ public enum BuiltinFilters {
         BasicAuthFilter.self,
         RateLimitFilter.self,
         CompressionFilter.self,
+        JWTAuthFilter.self,
         TimeoutFilter.self,
         RetryFilter.self,
     ]
