@@ -3,6 +3,14 @@
 public enum BuiltinFilters {
     public static let all: [any BuiltinFilter.Type] = [
         HeadersFilter.self,
+        RequestIDFilter.self,
+        CORSFilter.self,
+        BasicAuthFilter.self,
+        RateLimitFilter.self,
+        CompressionFilter.self,
+        JWTAuthFilter.self,
+        TimeoutFilter.self,
+        RetryFilter.self,
     ]
 
     /// The built-in filter called `name`.
