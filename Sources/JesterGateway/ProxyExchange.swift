@@ -21,6 +21,8 @@ final class ProxyExchange: UpstreamDelegate {
     private var replayable = true
     private var attempts = 1
     private var waitingToRetry = false
+    /// Whether a try that reached the upstream may be repeated (idempotent method, or allowed).
+    private let mayResend: Bool
     private var connection: UpstreamConnection?
     private var pending: [ByteBuffer] = []
     private var pendingTrailers: HTTPHeaders?
@@ -36,13 +38,14 @@ final class ProxyExchange: UpstreamDelegate {
         self.endpoint = endpoint
         self.route = route
         self.head = head
-        if let retry, retry.attempts > 1, retry.retryNonIdempotent || Self.isIdempotent(head.method) {
+        if let retry, retry.attempts > 1 {
             self.retry = retry
             self.group = group
         } else {
             self.retry = nil
             self.group = nil
         }
+        mayResend = retry?.retryNonIdempotent == true || Self.isIdempotent(head.method)
     }
 
     /// GET, HEAD, OPTIONS, PUT, DELETE and TRACE: safe to send twice.
@@ -113,7 +116,7 @@ final class ProxyExchange: UpstreamDelegate {
     /// The response head did not arrive within `response_timeout`.
     func responseTimedOut() {
         guard !responseStarted, !finished, !waitingToRetry else { return }
-        if retryIfAllowed() { return }
+        if mayResend, retryIfAllowed() { return }
         fail(GatewayFailure(.upstreamTimeout))
     }
 
@@ -182,7 +185,7 @@ final class ProxyExchange: UpstreamDelegate {
     func upstreamResponseHead(_ head: HTTPResponseHead) {
         guard !finished else { return }
         disarmResponseTimer()
-        if let retry, retry.retryOnStatuses.contains(head.status.code), retryIfAllowed() { return }
+        if let retry, mayResend, retry.retryOnStatuses.contains(head.status.code), retryIfAllowed() { return }
         responseStarted = true
         upstreamKeepAlive = head.isKeepAlive
         // Response phase: the route's post-upstream filter chain runs here (issue 4).
@@ -249,13 +252,14 @@ final class ProxyExchange: UpstreamDelegate {
             connectNew()
             return
         }
-        if retryIfAllowed() { return }
+        if mayResend, retryIfAllowed() { return }
         fail(GatewayFailure(.upstreamClosed(why)))
     }
 
     /// Tries again under the route's retry policy, when this try failed before anything went to
     /// the client, the whole request is known and tries are left: after the backoff (doubled
-    /// each time), on the next target the upstream picks.
+    /// each time), on the next target the upstream picks. A connect failure is always retried (the
+    /// upstream saw nothing); other failures only for idempotent methods or when the policy allows.
     private func retryIfAllowed() -> Bool {
         guard let retry, let group, attempts < retry.attempts, requestEnded, replayable, !responseStarted, !finished else { return false }
         attempts += 1

@@ -106,7 +106,7 @@ enum FilterGuest {
     }
 }
 
-@Suite(.serialized) struct FilterTests {
+@Suite(.serialized) struct WasmAndBuiltinFilterTests {
     @Test func wasmFilterEditsRequestAndResponseOnOneInstance() async throws {
         let origin = try await TestOrigin()
         let plugin = try FilterGuest.plugin(id: "echo", wat: FilterGuest.wat)
@@ -345,5 +345,37 @@ enum FilterGuest {
         await #expect(throws: (any Error).self) { try await gw.reload(broken) }
         _ = try JesterFixtures.curl(["-s", "http://127.0.0.1:\(port)/"])
         #expect(origin.requests.last?.head.headers["x-v"] == ["1"])
+    }
+}
+
+@Suite(.serialized) struct ProxyControlFilterTests {
+    @Test func retryMovesToTheNextTargetAndTimeoutBoundsTheExchange() async throws {
+        let failing = try await TestOrigin(name: "failing") { _ in (.serviceUnavailable, HTTPHeaders(), Array("down".utf8)) }
+        let healthy = try await TestOrigin(name: "healthy")
+        let retry = FilterConfig(kind: .builtin, name: "retry", config: ["attempts": 3, "backoff": "5ms"])
+        let timeout = FilterConfig(kind: .builtin, name: "timeout", config: ["duration": "300ms"])
+        let routes = [
+            RouteConfig(name: "slow", matchers: MatcherConfig(pathPrefix: "/slow"), action: .upstream("one"), filters: [timeout]),
+            RouteConfig(name: "app", action: .upstream("two"), filters: [retry]),
+        ]
+        let (gw, port) = try await gateway(
+            routes: routes, upstreams: [upstream("two", [failing, healthy], strategy: .roundRobin), upstream("one", [healthy])])
+        defer { Task { await gw.shutdown(); await failing.stop(); await healthy.stop() } }
+
+        // Round robin alternates; every request ends on the healthy origin after at most one retry.
+        for _ in 0..<4 {
+            let result = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/x"])
+            #expect(result.stdout.hasPrefix("HTTP/1.1 200"), "\(result.stdout)")
+            #expect(result.stdout.lowercased().contains("x-origin: healthy"))
+        }
+        #expect(failing.requests.count >= 1)
+        // A POST is not re-sent after the upstream saw it.
+        let post = try JesterFixtures.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-d", "x", "http://127.0.0.1:\(port)/x", "http://127.0.0.1:\(port)/x"])
+        #expect(post.stdout.contains("503"))
+
+        let started = Date()
+        let slow = try JesterFixtures.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/slow/2000"])
+        #expect(slow.stdout == "504")
+        #expect(Date().timeIntervalSince(started) < 1.5)
     }
 }
