@@ -531,19 +531,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             exchange.bufferedResponseBody = body
             exchange.responseBodyReplaced = false
             exchange.responseOrigin = origin
-            filters.runResponsePhase { [weak self] outcome in
-                guard let self else { return }
-                switch outcome {
-                case .proceed:
-                    self.writeFiltered(close: close)
-                case .respond(let response):
-                    var head = HTTPResponseHead(version: self.responseVersion, status: response.status, headers: response.headers)
-                    head.headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
-                    self.writeComplete(head: head, body: response.body, close: close)
-                case .fail(let failure):
-                    self.writeFailure(failure, close: close)
-                }
-            }
+            runWholeResponsePhase(filters, close: close)
             return
         }
         var head = head
@@ -556,6 +544,24 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
         }
         finishResponse(context: context, close: closing)
+    }
+
+    /// Runs the response filters on a whole response already in the exchange, then writes what
+    /// they leave (or their answer, or the failure).
+    private func runWholeResponsePhase(_ filters: FilterRun, close: Bool) {
+        filters.runResponsePhase { [weak self] outcome in
+            guard let self else { return }
+            switch outcome {
+            case .proceed:
+                self.writeFiltered(close: close)
+            case .respond(let response):
+                var head = HTTPResponseHead(version: self.responseVersion, status: response.status, headers: response.headers)
+                head.headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+                self.writeComplete(head: head, body: response.body, close: close)
+            case .fail(let failure):
+                self.writeFailure(failure, close: close)
+            }
+        }
     }
 
     /// Writes the whole response the response filters left in the exchange (body transforms
@@ -807,19 +813,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             let exchange = filters.exchange
             exchange.bufferedResponseBody = body
             exchange.responseBodyReplaced = false
-            filters.runResponsePhase { [weak self] outcome in
-                guard let self else { return }
-                switch outcome {
-                case .proceed:
-                    self.writeFiltered(close: close)
-                case .respond(let response):
-                    var head = HTTPResponseHead(version: self.responseVersion, status: response.status, headers: response.headers)
-                    head.headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
-                    self.writeComplete(head: head, body: response.body, close: close)
-                case .fail(let failure):
-                    self.writeFailure(failure, close: close)
-                }
-            }
+            runWholeResponsePhase(filters, close: close)
             return
         case .waiting(let held, _):
             responseMode = .waiting(held: held, ended: true)

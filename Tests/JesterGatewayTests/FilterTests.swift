@@ -261,7 +261,7 @@ enum FilterGuest {
         #expect(status.state == .degraded)
         #expect(status.traps == 5)
         // After the backoff the plugin is tried again (and traps again).
-        try await Task.sleep(for: .milliseconds(150))
+        try await Task.sleep(for: .milliseconds(1100))
         #expect(try JesterFixtures.curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/"]).stdout == "500")
         #expect(gw.pluginStatuses.first { $0.id == "trap-on-request" }?.traps == 6)
     }

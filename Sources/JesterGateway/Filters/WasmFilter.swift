@@ -15,14 +15,14 @@ import Synchronization
 /// guest that loops forever holds its event loop for at most that long, then fails.
 ///
 /// A call that traps or hits a limit throws its instance away; the next request gets a new one.
-/// After ``Plugin.degradedAfterFailures`` failures in a row the plugin is degraded (logged,
-/// and in its status) and new instances are made with backoff: for a while (100 ms, doubling up to
-/// 10 s) the filter fails at once, as unavailable, instead of making an instance per request.
+/// After ``Plugin/degradedAfterFailures`` failures in a row the plugin is degraded (logged,
+/// and in its status) and new instances are made with backoff: for a while (1 s, doubling up to
+/// 30 s) the filter fails at once, as unavailable, instead of making an instance per request.
 final class WasmFilter: GatewayFilter {
     /// The longest one filter call may run.
     static let callTimeLimit: Duration = .milliseconds(250)
-    static let firstBackoff: UInt64 = 100_000_000
-    static let maxBackoff: UInt64 = 10_000_000_000
+    static let firstBackoff: UInt64 = 1_000_000_000
+    static let maxBackoff: UInt64 = 30_000_000_000
 
     /// Failed calls in a row, and until when (monotonic nanoseconds) calls fail at once.
     private let failuresInARow = Atomic<Int>(0)
