@@ -3,6 +3,11 @@
 the section between <!-- gateway:begin --> and <!-- gateway:end --> of BENCHMARKS.md (adding
 it, with a heading, at the end when the markers are absent; nothing else in the file changes).
 
+With --filters (run.sh --filters), the runs are Jester's filter tiers instead of proxies: the
+tables compare each tier with Jester without a filter, --profile adds the summary profile.py
+made of the WASM tier's perf samples, and --update rewrites the section between
+<!-- filters:begin --> and <!-- filters:end --> instead.
+
 Exits 1 when a run's socket errors plus non-2xx/3xx responses exceed 1% of its requests (and then
 leaves BENCHMARKS.md alone)."""
 
@@ -30,6 +35,31 @@ worker on 127.0.0.1:18080 serving `/small`, a 13-byte body, and `/16k`, a 16384-
 loads it with wrk over keep-alive connections, in interleaved rounds (the order rotates each
 round). Every proxy keeps its connections to the origin alive, and none writes an access log.
 `--update` rewrites the section between the `gateway` markers below; `--quick` is a smoke test.
+"""
+
+
+FILTERS_BEGIN = "<!-- filters:begin -->"
+FILTERS_END = "<!-- filters:end -->"
+TIERS = ["filter-none", "filter-builtin", "filter-wasm", "filter-dylib"]
+TIER_LABEL = {
+    "filter-none": "no filter",
+    "filter-builtin": "built-in `headers`",
+    "filter-wasm": "**WASM** (`set-header-wasm`)",
+    "filter-dylib": "dylib (`set_header.c`)",
+}
+# The issue's targets for the WASM tier: at most this share of no-filter req/s lost.
+WASM_TARGET = 0.15
+WASM_GOAL = 0.05
+FILTERS_HEADING = """## Gateway filters: no filter against the built-in, WASM and dylib tiers
+
+`Benchmarks/gateway/run.sh --filters` starts one Jester with four listeners, each with one route
+to the same origin as above (`/small` and `/16k`): no filter; the built-in `headers` filter; a WASM
+filter (`Benchmarks/gateway/filters/set-header-wasm`, C, built with `jester plugin build`); a dylib
+filter (`Benchmarks/gateway/filters/set-header-dylib`). Each filter makes the same edit, request
+header `x-bench: 1` and response header `x-filtered: 1` (the script checks both on every tier
+before measuring), and wrk loads the listeners in the same interleaved rounds. `--profile` adds a
+run of its own on the WASM tier under `perf record -e cpu-clock -g`. `--update` rewrites the
+section between the `filters` markers below.
 """
 
 
@@ -61,6 +91,8 @@ def load(path):
             row[key] = int(float(row[key]))
         for key in ("rps", "p50_ms", "p99_ms"):
             row[key] = float(row[key])
+        cpu = row.get("cpu_ms")
+        row["cpu_ms"] = float(cpu) if cpu not in (None, "") else None
     return rows
 
 
@@ -120,7 +152,7 @@ def tables(rows, machine):
             continue
         share = count / r["requests"] if r["requests"] else 1.0
         errors.append((share > ERROR_LIMIT, "%s `%s` %s: %s requests; socket errors connect %d, read %d, write %d, timeout %d; non-2xx/3xx %d (%.2f %%)" % (
-            LABEL.get(r["server"], r["server"]), r["path"],
+            LABEL.get(r["server"], TIER_LABEL.get(r["server"], r["server"])), r["path"],
             "warm-up" if r["round"] == 0 else "round %d" % r["round"],
             "{:,}".format(r["requests"]), r["connect"], r["read"], r["write"], r["timeout"],
             r["non2xx"], 100 * share)))
@@ -153,15 +185,163 @@ def section(machine, table, reuse, reuse_of, errors):
     return "\n".join(out) + "\n"
 
 
-def update(path, body):
+def cpu_us(row):
+    """Jester's CPU time per request of a run, in µs; None when it was not measured."""
+    if row["cpu_ms"] is None or row["requests"] <= 0:
+        return None
+    return row["cpu_ms"] * 1000 / row["requests"]
+
+
+def fmt_us(value, sign=False):
+    if value is None:
+        return "–"
+    return ("%+.1f µs" if sign else "%.1f µs") % value
+
+
+def fmt_cost(ratio):
+    return "–" if ratio is None else "%.1f %%" % (100 * (1 - ratio))
+
+
+def filter_tables(rows):
+    """The tier table, the WASM target table, and per path the median CPU µs per request of
+    each tier (for the profile's conversion)."""
+    measured = [r for r in rows if r["round"] > 0]
+    tiers = [t for t in TIERS if any(r["server"] == t for r in rows)]
+    paths = []
+    for r in rows:
+        if r["path"] not in paths:
+            paths.append(r["path"])
+    by = {}
+    for r in measured:
+        by.setdefault((r["server"], r["path"]), {})[r["round"]] = r
+
+    def paired(runs, base, value):
+        return [value(runs[k], base[k]) for k in runs if k in base and value(runs[k], base[k]) is not None]
+
+    def ratio(a, b):
+        return a / b if b > 0 else None
+
+    def p99_ratio(a, b):
+        return a / b if b > 0 and a >= 0 else None
+
+    def cpu_delta(a, b):
+        x, y = cpu_us(a), cpu_us(b)
+        return x - y if x is not None and y is not None else None
+
+    lines = ["| filter | path | req/s | p50 | p99 | req/s × no filter | req/s lost | p99 × no filter "
+             "| Jester CPU / request | CPU / request − no filter |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    targets = ["| path | WASM req/s × no filter | lost | ≤ 15 % (target) | ≤ 5 % (later goal) | per-round ratios |",
+               "| --- | ---: | ---: | --- | --- | --- |"]
+    cpu_of = {}
+    for path in paths:
+        base = by.get(("filter-none", path), {})
+        for tier in tiers:
+            runs = by.get((tier, path))
+            if not runs:
+                continue
+            median = statistics.median
+            rps = median(r["rps"] for r in runs.values())
+            p50 = median(r["p50_ms"] for r in runs.values())
+            p99 = median(r["p99_ms"] for r in runs.values())
+            # Paired by round, as for the proxies: the machine's speed moves between rounds.
+            rps_ratios = paired(runs, base, lambda a, b: ratio(a["rps"], b["rps"]))
+            p99_ratios = paired(runs, base, lambda a, b: p99_ratio(a["p99_ms"], b["p99_ms"]))
+            cpus = [c for c in (cpu_us(r) for r in runs.values()) if c is not None]
+            deltas = paired(runs, base, cpu_delta)
+            cpu = median(cpus) if cpus else None
+            cpu_of[(tier, path)] = cpu
+            rps_ratio = median(rps_ratios) if rps_ratios else None
+            lines.append("| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                TIER_LABEL.get(tier, tier), path, fmt_rps(rps), fmt_ms(p50), fmt_ms(p99),
+                fmt_ratio(rps_ratio), "" if tier == "filter-none" else fmt_cost(rps_ratio),
+                fmt_ratio(median(p99_ratios) if p99_ratios else None), fmt_us(cpu),
+                "" if tier == "filter-none" else fmt_us(median(deltas) if deltas else None, sign=True)))
+            if tier == "filter-wasm":
+                verdict = lambda limit: "–" if rps_ratio is None else ("**met**" if 1 - rps_ratio <= limit else "missed")
+                targets.append("| `%s` | %s | %s | %s | %s | %s |" % (
+                    path, fmt_ratio(rps_ratio), fmt_cost(rps_ratio), verdict(WASM_TARGET), verdict(WASM_GOAL),
+                    ", ".join("%.3f" % x for x in rps_ratios)))
+    return "\n".join(lines), "\n".join(targets), cpu_of
+
+
+def profile_section(profile, cpu_of):
+    """The WASM tier's profile (profile.py's JSON) as markdown."""
+    requests = profile["requests"]
+    unprofiled = cpu_of.get(("filter-wasm", profile["path"]))
+    share = profile["plugin_share"]
+    out = ["### Where the WASM filter's time goes", "",
+           "`perf record -e cpu-clock -g -p PID` (frame-pointer call chains, %d Hz) on the Jester process "
+           "while wrk loaded only the WASM tier's `%s` for %d s, after the measured rounds: %s requests "
+           "(%s req/s; perf slows Jester), %s samples. The process used %.0f ms of CPU (`/proc/PID/stat`), "
+           "**%.1f µs per request**; the samples account for %.1f µs per request. A sample is the "
+           "filter's when a frame of `WasmFilter`, `HTTPFilterSession` or the `http` host functions "
+           "is on its stack; its category is the first of the table's rows whose frames it has "
+           "(so a host function's own calls into WasmKit count as the host call)." % (
+               profile["frequency"], profile["path"], profile["duration"], "{:,}".format(requests),
+               fmt_rps(profile["rps"]), "{:,}".format(profile["samples"]), profile["cpu_ms"],
+               profile["cpu_ms"] * 1000 / requests, profile["sampled_us_per_request"]),
+           "",
+           "**The WASM filter is %.1f %% of Jester's CPU samples: %.1f µs per request under perf**%s." % (
+               100 * share, profile["plugin_us_per_request"],
+               "" if unprofiled is None else
+               " (%.1f %% of the %.1f µs per request the measured runs used without perf: ≈ %.1f µs)" % (
+                   100 * share, unprofiled, share * unprofiled)),
+           "", "| where | share of the filter's samples | share of all samples | µs per request (under perf) |",
+           "| --- | ---: | ---: | ---: |"]
+    for row in profile["categories"]:
+        out.append("| %s | %.1f %% | %.1f %% | %.2f |" % (
+            row["label"], 100 * row["plugin_share"], 100 * row["share"], row["us_per_request"]))
+    out += ["", "By the function a sample was in (its leaf), %.1f %% of the filter's samples are in the Swift "
+            "runtime and malloc (`swift_retain`, `swift_release`, allocation), called from all of the rows above. "
+            "The functions with the most samples of their own (self) inside the filter:" % (
+                100 * profile.get("plugin_runtime_share", 0)), "",
+            "| function | share of the filter's samples | µs per request |", "| --- | ---: | ---: |"]
+    for row in profile["top_self"]:
+        out.append("| `%s` | %.1f %% | %.2f |" % (row["symbol"], 100 * row["plugin_share"], row["us_per_request"]))
+    out += ["", "The whole process in the same recording (only the WASM tier was loaded), by leaf frame:", "",
+            "| where | share of all samples | µs per request |", "| --- | ---: | ---: |"]
+    for row in profile["process"]:
+        out.append("| %s | %.1f %% | %.2f |" % (row["label"], 100 * row["share"], row["us_per_request"]))
+    return "\n".join(out) + "\n"
+
+
+def filter_section(machine, table, targets, errors, profile_text):
+    out = ["Measured %s with `%s`." % (machine["date"], machine["command"]), "", "| | |", "| --- | --- |"]
+    if machine.get("jester"):
+        out.append("| Jester commit | %s |" % machine["jester"])
+    for key, label in (("cpu", "CPU"), ("nproc", "nproc"), ("memory", "memory"), ("kernel", "kernel"),
+                       ("load", "load average at start")):
+        if machine.get(key):
+            out.append("| %s | %s |" % (label, machine[key]))
+    for name, version in machine["versions"].items():
+        out.append("| %s | %s |" % (name, version or "?"))
+    out.append("| load | `%s` per tier and path, %d round(s), interleaved, after a %d s warm-up |" % (
+        machine["load_generator"], machine["rounds"], machine["warmup"]))
+    out += ["", "req/s, p50, p99 and CPU per request are medians over the rounds; the × no filter "
+            "columns and the CPU difference are medians of the per-round comparisons with the no-filter "
+            "listener of the same Jester process. CPU per request is Jester's user + system time over the "
+            "run (`/proc/PID/stat`, every thread) divided by wrk's requests. Load generator, Jester and "
+            "origin share the machine's cores.", "", table, "",
+            "The issue's target: the WASM header filter costs at most 15 % of no-filter req/s (5 % is the "
+            "later goal).", "", targets]
+    if errors:
+        out += ["", "Errors reported by wrk:", ""] + ["- " + text for _, text in errors]
+    body = "\n".join(out) + "\n"
+    if profile_text:
+        body += "\n" + profile_text
+    return body
+
+
+def update(path, body, begin=BEGIN, end_marker=END, heading=HEADING):
     text = open(path).read()
-    block = BEGIN + "\n" + body + END
-    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
-        start = text.index(BEGIN)
-        end = text.index(END) + len(END)
+    block = begin + "\n" + body + end_marker
+    if begin in text and end_marker in text and text.index(begin) < text.index(end_marker):
+        start = text.index(begin)
+        end = text.index(end_marker) + len(end_marker)
         text = text[:start] + block + text[end:]
     else:
-        text = text.rstrip("\n") + "\n\n" + HEADING + "\n" + block + "\n"
+        text = text.rstrip("\n") + "\n\n" + heading + "\n" + block + "\n"
     with open(path, "w") as f:
         f.write(text)
 
@@ -171,11 +351,20 @@ def main():
     parser.add_argument("--runs", required=True)
     parser.add_argument("--machine", required=True)
     parser.add_argument("--update", metavar="BENCHMARKS_MD")
+    parser.add_argument("--filters", action="store_true", help="the runs are run.sh --filters's")
+    parser.add_argument("--profile", metavar="JSON", help="profile.py's summary of the WASM tier (with --filters)")
     args = parser.parse_args()
     machine = json.load(open(args.machine))
     rows = load(args.runs)
     table, reuse, reuse_of, errors = tables(rows, machine)
-    body = section(machine, table, reuse, reuse_of, errors)
+    markers = {}
+    if args.filters:
+        table, targets, cpu_of = filter_tables(rows)
+        profile_text = profile_section(json.load(open(args.profile)), cpu_of) if args.profile else ""
+        body = filter_section(machine, table, targets, errors, profile_text)
+        markers = {"begin": FILTERS_BEGIN, "end_marker": FILTERS_END, "heading": FILTERS_HEADING}
+    else:
+        body = section(machine, table, reuse, reuse_of, errors)
     print(body, end="")
     failed = [text for bad, text in errors if bad]
     if failed:
@@ -186,7 +375,7 @@ def main():
             print("not updating %s" % args.update, file=sys.stderr)
         return 1
     if args.update:
-        update(args.update, body)
+        update(args.update, body, **markers)
         print("\nupdated %s" % args.update, file=sys.stderr)
     return 0
 

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Reverse-proxy benchmark: Jester against nginx, HAProxy and Caddy, all in front of one shared
-# origin (an nginx on 127.0.0.1:18080), measured with wrk in interleaved rounds.
+# origin (an nginx on 127.0.0.1:18080), measured with wrk in interleaved rounds. With --filters,
+# what Jester's route filters cost instead: one Jester, one listener per filter tier.
 #
 #   Benchmarks/gateway/run.sh [--quick] [--rounds N] [--duration SECONDS] [--connections N]
-#                             [--threads N] [--only LIST] [--update] [--profile] [--no-lock]
+#                             [--threads N] [--only LIST | --filters] [--update] [--profile] [--no-lock]
 #
 #   --quick            1 round of 3 s per server and path (a smoke test; not for BENCHMARKS.md)
 #   --rounds N         rounds, each runs every server on every path once (default 3)
@@ -11,8 +12,14 @@
 #   --connections N    wrk connections (default 64); --threads N: wrk threads (default 2)
 #   --only LIST        proxies to measure, comma-separated, of nginx,haproxy,caddy,jester
 #                      (default all); the origin is always measured directly as the baseline
-#   --update           also rewrite the section between the gateway markers of BENCHMARKS.md
-#   --profile          also record Jester with `perf record -g` (skipped when perf cannot)
+#   --filters          measure filter tiers instead of proxies: Jester without a filter, with the
+#                      built-in `headers` filter, with a WASM filter and with a dylib filter making
+#                      the same edit (filters/), each on a listener of its own
+#   --update           also rewrite the section between the gateway markers of BENCHMARKS.md (the
+#                      filters markers with --filters)
+#   --profile          also record Jester with `perf record -g` (skipped when perf cannot); with
+#                      --filters, in a run of its own on the WASM tier after the measured rounds,
+#                      summarised by profile.py (so it may be combined with --update)
 #   --no-lock          do not wait for /tmp/jester-build.lock (a smoke test while others build)
 #
 # Installs nginx, haproxy, caddy and wrk from Debian's packages when one is missing (the distro
@@ -22,7 +29,8 @@
 # built here: `swift build -c release --product jester` first.
 #
 # Ports: origin 18080 (its stub_status on 18090), nginx 18081, haproxy 18082, caddy 18083,
-# jester 18084. Raw results go to Benchmarks/gateway/results/ (ignored by git). Measurements
+# jester 18084; with --filters, one Jester on 18085 (no filter), 18086 (built-in), 18087 (WASM)
+# and 18088 (dylib). Raw results go to Benchmarks/gateway/results/ (ignored by git). Measurements
 # hold /tmp/jester-build.lock, which the engineers sharing this machine take for heavy work.
 set -euo pipefail
 
@@ -33,7 +41,7 @@ lock=/tmp/jester-build.lock
 JESTER="${JESTER:-$root/.build/release/jester}"
 
 usage() {
-    sed -n '5,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    sed -n '6,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -43,6 +51,8 @@ duration=""
 connections=64
 threads=2
 only="nginx,haproxy,caddy,jester"
+only_given=false
+filters=false
 update=false
 profile=false
 use_lock=true
@@ -54,7 +64,8 @@ while [ $# -gt 0 ]; do
         --duration) duration="${2:?--duration needs seconds}"; duration="${duration%s}"; shift ;;
         --connections) connections="${2:?--connections needs a number}"; shift ;;
         --threads) threads="${2:?--threads needs a number}"; shift ;;
-        --only) only="${2:?--only needs a list}"; shift ;;
+        --only) only="${2:?--only needs a list}"; only_given=true; shift ;;
+        --filters) filters=true ;;
         --update) update=true ;;
         --profile) profile=true ;;
         --no-lock) use_lock=false ;;
@@ -79,14 +90,23 @@ if $update && ! $use_lock; then
     echo "--no-lock figures may include other people's builds: do not combine it with --update" >&2
     exit 2
 fi
-if $update && $profile; then
+if $update && $profile && ! $filters; then
     echo "--profile slows Jester down under perf: do not combine it with --update" >&2
     exit 2
 fi
+if $filters && $only_given; then
+    echo "--filters measures Jester's filter tiers, not proxies: do not combine it with --only" >&2
+    exit 2
+fi
 
-declare -A port=([origin]=18080 [nginx]=18081 [haproxy]=18082 [caddy]=18083 [jester]=18084)
+declare -A port=([origin]=18080 [nginx]=18081 [haproxy]=18082 [caddy]=18083 [jester]=18084
+    [filter-none]=18085 [filter-builtin]=18086 [filter-wasm]=18087 [filter-dylib]=18088)
 status_port=18090
 paths=(/small /16k)
+# The filter tiers are pseudo-servers: listeners of one Jester process, `jester-filters`.
+tiers=(filter-none filter-builtin filter-wasm filter-dylib)
+declare -A process=()
+for name in "${tiers[@]}"; do process[$name]=jester-filters; done
 proxies=()
 IFS=, read -r -a wanted <<< "$only"
 for name in nginx haproxy caddy jester; do
@@ -97,7 +117,6 @@ done
 for w in "${wanted[@]}"; do
     case "$w" in nginx | haproxy | caddy | jester) ;; *) echo "--only: unknown server '$w'" >&2; exit 2 ;; esac
 done
-servers=(origin "${proxies[@]}")
 
 in_list() {
     local item="$1"
@@ -106,7 +125,17 @@ in_list() {
     return 1
 }
 
-if in_list jester "${proxies[@]}"; then
+if $filters; then
+    proxies=()
+    servers=("${tiers[@]}")
+    uses_jester=true
+else
+    servers=(origin "${proxies[@]}")
+    if in_list jester "${proxies[@]}"; then uses_jester=true; else uses_jester=false; fi
+fi
+process_of() { echo "${process[$1]:-$1}"; }
+
+if $uses_jester; then
     if [ ! -x "$JESTER" ]; then
         echo "no Jester binary at $JESTER: build it (swift build -c release --product jester)," >&2
         echo "set JESTER=/path/to/jester, or leave it out with --only nginx,haproxy,caddy" >&2
@@ -125,10 +154,11 @@ sudo_if_needed() {
 }
 
 missing=()
-for tool in nginx:nginx haproxy:haproxy caddy:caddy wrk:wrk; do
-    command -v "${tool%%:*}" > /dev/null || missing+=("${tool#*:}")
-done
-for tool in curl:curl ss:iproute2 python3:python3; do
+needed=(nginx:nginx wrk:wrk curl:curl ss:iproute2 python3:python3)
+if in_list haproxy "${proxies[@]}"; then needed+=(haproxy:haproxy); fi
+if in_list caddy "${proxies[@]}"; then needed+=(caddy:caddy); fi
+if $filters; then needed+=(cc:gcc); fi
+for tool in "${needed[@]}"; do
     command -v "${tool%%:*}" > /dev/null || missing+=("${tool#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -217,7 +247,7 @@ nginx_http_common() {
 EOF
 }
 
-mkdir -p "$work/origin/www" "$work/nginx" "$work/haproxy" "$work/caddy" "$work/jester"
+mkdir -p "$work/origin/www" "$work/nginx" "$work/haproxy" "$work/caddy" "$work/jester" "$work/jester-filters"
 head -c 16384 /dev/urandom > "$work/origin/www/16k"
 chmod -R a+rX "$work"
 
@@ -236,6 +266,11 @@ $(nginx_http_common "$work/origin")
         }
         location = /16k {
             default_type application/octet-stream;
+        }
+        # What the origin received in x-bench: --filters checks each tier's request edit here.
+        location = /x-bench {
+            default_type text/plain;
+            return 200 "x-bench=\$http_x_bench\n";
         }
     }
     # accepts and requests, read before and after each run to count upstream connections.
@@ -328,35 +363,104 @@ max_idle_per_target = 256
 enabled = false
 EOF
 
+# --filters: one Jester with a listener per tier, every route proxying to the origin; the
+# built-in, WASM and dylib tiers make the same edit (request x-bench: 1, response x-filtered: 1).
+if $filters; then
+    echo "building the benchmark filters (filters/) into $work/jester-filters" >&2
+    cp -R "$here/filters/set-header-wasm" "$work/jester-filters/set-header-wasm"
+    if ! "$JESTER" plugin build --pdk-root "$root" "$work/jester-filters/set-header-wasm" > "$work/filters-build.log" 2>&1; then
+        echo "jester plugin build failed for filters/set-header-wasm:" >&2
+        cat "$work/filters-build.log" >&2
+        exit 1
+    fi
+    cc -shared -fPIC -O2 -Wall -Wextra -I "$root/include" -o "$work/jester-filters/libset_header.so" \
+        "$here/filters/set-header-dylib/set_header.c"
+    {
+        for tier in "${tiers[@]}"; do
+            printf '[[listeners]]\nname = "%s"\nbind = "127.0.0.1:%s"\n\n' "${tier#filter-}" "${port[$tier]}"
+        done
+        cat << EOF
+[upstreams.origin]
+strategy = "single"
+targets = ["http://127.0.0.1:${port[origin]}"]
+max_idle_per_target = 256
+
+[access_log]
+enabled = false
+
+[[routes]]
+name = "none"
+listeners = ["none"]
+upstream = "origin"
+
+[[routes]]
+name = "builtin"
+listeners = ["builtin"]
+upstream = "origin"
+[[routes.filters]]
+type = "builtin"
+name = "headers"
+config = { request = { set = { x-bench = "1" } }, response = { set = { x-filtered = "1" } } }
+
+[[routes]]
+name = "wasm"
+listeners = ["wasm"]
+upstream = "origin"
+[[routes.filters]]
+type = "wasm"
+plugin = "set-header-wasm"
+
+[[routes]]
+name = "dylib"
+listeners = ["dylib"]
+upstream = "origin"
+[[routes.filters]]
+type = "dylib"
+module = "libset_header.so"
+EOF
+    } > "$work/jester-filters/jester.toml"
+fi
+
 show_log() {
     echo "---- $1's stderr ($work/$1.err) ----" >&2
     tail -n 40 "$work/$1.err" >&2 || true
     echo "----" >&2
 }
 
-start() {
-    local name="$1"
-    if [ -n "$(ss -Hltn "sport = :${port[$name]}" 2> /dev/null)" ]; then
-        echo "port ${port[$name]} (for $name) is already taken:" >&2
-        ss -ltnp "sport = :${port[$name]}" >&2 || true
-        exit 1
-    fi
+launch() { # $1 process; every port it will listen on must be free
+    local proc="$1" server
+    for server in "${!port[@]}"; do
+        [ "$(process_of "$server")" = "$proc" ] || continue
+        if [ -n "$(ss -Hltn "sport = :${port[$server]}" 2> /dev/null)" ]; then
+            echo "port ${port[$server]} (for $server) is already taken:" >&2
+            ss -ltnp "sport = :${port[$server]}" >&2 || true
+            exit 1
+        fi
+    done
     local command=()
-    case "$name" in
-        origin | nginx) command=(nginx -e stderr -p "$work/$name" -c "$work/$name/nginx.conf" -g "daemon off;") ;;
+    case "$proc" in
+        origin | nginx) command=(nginx -e stderr -p "$work/$proc" -c "$work/$proc/nginx.conf" -g "daemon off;") ;;
         haproxy) command=(haproxy -db -f "$work/haproxy/haproxy.cfg") ;;
         caddy) command=(env HOME="$work/caddy" XDG_DATA_HOME="$work/caddy" XDG_CONFIG_HOME="$work/caddy"
             caddy run --adapter caddyfile --config "$work/caddy/Caddyfile") ;;
         jester) command=("$JESTER" run --config "$work/jester/jester.toml" --no-access-log --log-level warning) ;;
+        jester-filters) command=("$JESTER" run --config "$work/jester-filters/jester.toml" --no-access-log
+            --log-level warning --allow-unsafe-dylib) ;;
     esac
     # A simple command in the background: $! is the server itself, not a subshell.
-    "${command[@]}" > "$work/$name.out" 2> "$work/$name.err" < /dev/null &
-    pid[$name]=$!
+    "${command[@]}" > "$work/$proc.out" 2> "$work/$proc.err" < /dev/null &
+    pid[$proc]=$!
+}
+
+start() { # $1 server: launches its process unless it runs already, and waits until it answers
+    local name="$1" proc
+    proc="$(process_of "$name")"
+    if [ -z "${pid[$proc]:-}" ]; then launch "$proc"; fi
     local deadline=$((SECONDS + 20)) body
     while :; do
-        if ! alive "${pid[$name]}"; then
+        if ! alive "${pid[$proc]}"; then
             echo "$name exited before answering on 127.0.0.1:${port[$name]}" >&2
-            show_log "$name"
+            show_log "$proc"
             exit 1
         fi
         body="$(curl -fsS --max-time 1 "http://127.0.0.1:${port[$name]}/small" 2> /dev/null || true)"
@@ -364,7 +468,7 @@ start() {
         if [ $SECONDS -ge $deadline ]; then
             echo "$name did not answer GET /small on 127.0.0.1:${port[$name]} within 20 s" >&2
             curl -sS -i --max-time 2 "http://127.0.0.1:${port[$name]}/small" >&2 || true
-            show_log "$name"
+            show_log "$proc"
             exit 1
         fi
         sleep 0.2
@@ -373,10 +477,33 @@ start() {
     size="$(curl -fsS --max-time 2 -o /dev/null -w '%{size_download}' "http://127.0.0.1:${port[$name]}/16k" || true)"
     if [ "$size" != 16384 ]; then
         echo "$name: GET /16k gave ${size:-nothing}, not 16384 bytes" >&2
-        show_log "$name"
+        show_log "$proc"
         exit 1
     fi
-    echo "$name is up on 127.0.0.1:${port[$name]} (pid ${pid[$name]})" >&2
+    echo "$name is up on 127.0.0.1:${port[$name]} (pid ${pid[$proc]})" >&2
+    if [ "$proc" = jester-filters ]; then check_edit "$name"; fi
+}
+
+check_edit() { # $1 filter tier: fails unless it made its edit on both paths (none: that none did)
+    local name="$1" want="1" path headers got seen
+    [ "$name" = filter-none ] && want=""
+    for path in "${paths[@]}"; do
+        headers="$(curl -fsS --max-time 2 -D - -o /dev/null "http://127.0.0.1:${port[$name]}$path" | tr -d '\r')" || headers=""
+        got="$(awk -F': *' 'tolower($1) == "x-filtered" { print $2 }' <<< "$headers")"
+        if [ "$got" != "$want" ]; then
+            echo "$name: GET $path answered x-filtered '${got}', not '${want}': the filter did not edit the response" >&2
+            echo "$headers" >&2
+            show_log "$(process_of "$name")"
+            exit 1
+        fi
+    done
+    seen="$(curl -fsS --max-time 2 "http://127.0.0.1:${port[$name]}/x-bench" || true)"
+    if [ "$seen" != "x-bench=$want" ]; then
+        echo "$name: the origin saw '${seen}', not 'x-bench=$want': the filter did not edit the request" >&2
+        show_log "$(process_of "$name")"
+        exit 1
+    fi
+    echo "  $name: request x-bench '${want}', response x-filtered '${want}' (checked)" >&2
 }
 
 # --- versions and the machine ----------------------------------------------------------------
@@ -403,7 +530,7 @@ fi
 
 command_line="Benchmarks/gateway/run.sh${arguments[*]:+ ${arguments[*]}}"
 jester_commit=""
-if in_list jester "${proxies[@]}"; then
+if $uses_jester; then
     jester_commit="$(git -C "$root" rev-parse --short HEAD 2> /dev/null || true)"
     changed="$(git -C "$root" status --porcelain -- Sources Package.swift 2> /dev/null | cut -c4- | paste -sd, - || true)"
     if [ -n "$changed" ]; then
@@ -413,11 +540,18 @@ if in_list jester "${proxies[@]}"; then
     fi
     [ "$JESTER" = "$root/.build/release/jester" ] || jester_commit="$jester_commit ($JESTER)"
 fi
-python3 - "$results/gateway-machine.json" "$command_line" "$jester_commit" "$(version_of nginx)" \
-    "$(version_of haproxy)" "$(version_of caddy)" "$(version_of wrk)" "${proxies[*]}" \
+if $filters; then mode=filters; else mode=gateway; fi
+python3 - "$results/$mode-machine.json" "$command_line" "$jester_commit" "$(version_of nginx)" \
+    "$($filters || version_of haproxy)" "$($filters || version_of caddy)" \
+    "$(version_of wrk)" "${servers[*]}" \
     "wrk -t$threads -c$connections -d${duration}s --latency" "$rounds" "$duration" "$warmup" << 'EOF'
 import datetime, json, os, platform, sys
-out, command, jester, nginx, haproxy, caddy, wrk, proxies, load, rounds, duration, warmup = sys.argv[1:]
+out, command, jester, nginx, haproxy, caddy, wrk, servers, load, rounds, duration, warmup = sys.argv[1:]
+filters = os.path.basename(out).startswith("filters")
+if filters:
+    versions = {"nginx (origin)": nginx, "wrk": wrk}
+else:
+    versions = {"nginx": nginx, "HAProxy": haproxy, "Caddy": caddy, "wrk": wrk}
 def first(path, key):
     try:
         for line in open(path):
@@ -434,9 +568,9 @@ json.dump({
     "memory": "%.1f GiB" % (int(memory.split()[0]) / 1024 / 1024) if memory else None,
     "kernel": platform.release(),
     "load": " ".join(open("/proc/loadavg").read().split()[:3]),
-    "versions": {"nginx": nginx, "HAProxy": haproxy, "Caddy": caddy, "wrk": wrk},
+    "versions": versions,
     "jester": jester,
-    "proxies": proxies.split(),
+    "proxies": [s for s in servers.split() if s != "origin"],
     "load_generator": load,
     "rounds": int(rounds),
     "duration": int(duration),
@@ -446,19 +580,26 @@ EOF
 
 # --- 4. and 5. Interleaved wrk rounds, counting the origin's connections ---------------------
 
+if $filters; then start origin; fi
 for name in "${servers[@]}"; do start "$name"; done
 
-if $profile; then
+perf_works() {
+    if ! command -v perf > /dev/null; then
+        echo "--profile: perf is not installed (apt-get install linux-perf); not profiling" >&2
+        return 1
+    elif ! perf stat -e cpu-clock true > /dev/null 2>&1; then
+        echo "--profile: perf does not work here (perf stat -e cpu-clock true failed); not profiling" >&2
+        return 1
+    fi
+    if perf stat -e instructions true 2>&1 | grep -q 'not supported'; then
+        echo "--profile: no hardware counters on this machine: perf samples on cpu-clock instead" >&2
+    fi
+}
+
+if $profile && ! $filters; then
     if ! in_list jester "${proxies[@]}"; then
         echo "--profile: Jester is not among the servers; nothing to profile" >&2
-    elif ! command -v perf > /dev/null; then
-        echo "--profile: perf is not installed (apt-get install linux-perf); not profiling" >&2
-    elif ! perf stat -e instructions true > /dev/null 2>&1; then
-        echo "--profile: perf does not work here (perf stat -e instructions true failed); not profiling" >&2
-    else
-        if perf stat -e instructions true 2>&1 | grep -q 'not supported'; then
-            echo "--profile: no hardware counters on this machine: perf samples on cpu-clock instead" >&2
-        fi
+    elif perf_works; then
         perf record -g -o "$results/jester.perf.data" -p "${pid[jester]}" > "$work/perf.out" 2> "$work/perf.err" &
         perf_pid=$!
         echo "--profile: perf record -g on Jester (pid ${pid[jester]}) into $results/jester.perf.data" >&2
@@ -493,34 +634,47 @@ parse_wrk() {
     '
 }
 
-runs="$results/gateway-runs.tsv"
-printf 'round\tserver\tpath\trequests\trps\tp50_ms\tp99_ms\tconnect\tread\twrite\ttimeout\tnon2xx\tupstream_connections\torigin_requests\n' > "$runs"
+# CPU time (user + system, every thread) a process has used, in clock ticks. Only for servers
+# that are one process (not nginx, whose workers are its children).
+clock_ticks="$(getconf CLK_TCK)"
+cpu_ticks() {
+    case "$(process_of "$1")" in
+        origin | nginx) echo "" ;;
+        *) sed 's/^.*) //' "/proc/${pid[$(process_of "$1")]}/stat" 2> /dev/null | awk '{ print $12 + $13 }' ;;
+    esac
+}
+
+runs="$results/$mode-runs.tsv"
+printf 'round\tserver\tpath\trequests\trps\tp50_ms\tp99_ms\tconnect\tread\twrite\ttimeout\tnon2xx\tupstream_connections\torigin_requests\tcpu_ms\n' > "$runs"
 declare -A failed=()
 
 measure() { # $1 round (0 = warm-up), $2 server, $3 path, $4 seconds
-    local round="$1" name="$2" path="$3" seconds="$4" before after out
+    local round="$1" name="$2" path="$3" seconds="$4" before after out cpu_before cpu_after cpu_ms=""
     local requests rps p50 p99 connect rd wr timeout non2xx
     if [ -n "${failed[$name]:-}" ]; then return; fi
     before="$(origin_counters)" || { echo "the origin's stub_status does not answer" >&2; show_log origin; exit 1; }
+    cpu_before="$(cpu_ticks "$name")"
     out="$work/wrk-$name-${path#/}-$round.txt"
     if ! wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:${port[$name]}$path" > "$out" 2>&1; then
         echo "wrk failed against $name $path:" >&2
         cat "$out" >&2
         failed[$name]=1
     fi
+    cpu_after="$(cpu_ticks "$name")"
     after="$(origin_counters)" || { echo "the origin's stub_status does not answer" >&2; show_log origin; exit 1; }
-    if ! alive "${pid[$name]}"; then
+    if ! alive "${pid[$(process_of "$name")]}"; then
         echo "$name died during the run on $path" >&2
-        show_log "$name"
+        show_log "$(process_of "$name")"
         failed[$name]=1
     fi
+    if [ -n "$cpu_before" ] && [ -n "$cpu_after" ]; then cpu_ms=$(((cpu_after - cpu_before) * 1000 / clock_ticks)); fi
     read -r requests rps p50 p99 connect rd wr timeout non2xx < <(parse_wrk < "$out")
     # Less one each: the connection and request that read the counters the second time.
     local accepts=$(($(cut -d' ' -f1 <<< "$after") - $(cut -d' ' -f1 <<< "$before") - 1))
     local served=$(($(cut -d' ' -f2 <<< "$after") - $(cut -d' ' -f2 <<< "$before") - 1))
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$path" \
-        "$requests" "$rps" "$p50" "$p99" "$connect" "$rd" "$wr" "$timeout" "$non2xx" "$accepts" "$served" >> "$runs"
-    printf '  %-8s %-6s %10s req/s  p50 %8s ms  p99 %8s ms  upstream connections %s\n' \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$path" \
+        "$requests" "$rps" "$p50" "$p99" "$connect" "$rd" "$wr" "$timeout" "$non2xx" "$accepts" "$served" "$cpu_ms" >> "$runs"
+    printf '  %-14s %-6s %10s req/s  p50 %8s ms  p99 %8s ms  upstream connections %s\n' \
         "$name" "$path" "$rps" "$p50" "$p99" "$accepts" >&2
     if [ $((connect + rd + wr + timeout + non2xx)) -gt 0 ]; then
         echo "    errors: connect $connect, read $rd, write $wr, timeout $timeout, non-2xx/3xx $non2xx" >&2
@@ -547,14 +701,44 @@ if [ -n "$perf_pid" ]; then
     perf_pid=""
     echo "--profile: perf report -g -i $results/jester.perf.data" >&2
 fi
+
+# --filters --profile: where the WASM tier's time goes, in a run of its own after the measured
+# ones (perf slows the process it samples), on /small, where a filter's share is largest.
+perf_data="$results/filters-wasm.perf.data"
+profiled=false
+if $profile && $filters && [ -z "${failed[filter-wasm]:-}" ] && perf_works; then
+    echo "--profile: perf record -e cpu-clock -g on Jester (pid ${pid[jester-filters]}) while wrk loads filter-wasm /small for ${duration} s" >&2
+    perf record -e cpu-clock -F 4000 -g -o "$perf_data" -p "${pid[jester-filters]}" > "$work/perf.out" 2> "$work/perf.err" &
+    perf_pid=$!
+    sleep 1
+    cpu_before="$(cpu_ticks filter-wasm)"
+    wrk -t"$threads" -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:${port[filter-wasm]}/small" > "$work/wrk-profile.txt" 2>&1 || true
+    cpu_after="$(cpu_ticks filter-wasm)"
+    kill -INT "$perf_pid" 2> /dev/null || true
+    wait "$perf_pid" 2> /dev/null || true
+    perf_pid=""
+    read -r profile_requests profile_rps _ < <(parse_wrk < "$work/wrk-profile.txt")
+    profile_cpu_ms=$(((cpu_after - cpu_before) * 1000 / clock_ticks))
+    echo "  under perf: $profile_requests requests ($profile_rps req/s), Jester used ${profile_cpu_ms} ms of CPU" >&2
+    profiled=true
+fi
 if $use_lock; then flock -u 9; fi
 
 # --- 6. and 7. Tables, BENCHMARKS.md, exit status --------------------------------------------
 
-report=(--runs "$runs" --machine "$results/gateway-machine.json")
+report=(--runs "$runs" --machine "$results/$mode-machine.json")
+if $filters; then report+=(--filters); fi
+if $profiled; then
+    echo "--profile: summarising $perf_data (perf script; a minute or so)" >&2
+    perf script -i "$perf_data" -F comm,tid,period,event,ip,sym,dso 2> "$work/perf-script.err" |
+        python3 "$here/profile.py" --requests "$profile_requests" --rps "$profile_rps" --cpu-ms "$profile_cpu_ms" \
+            --duration "$duration" --frequency 4000 --out "$results/filters-profile.json" > "$results/filters-profile.md" ||
+        { echo "profile.py failed:" >&2; tail -n 20 "$work/perf-script.err" >&2; exit 1; }
+    report+=(--profile "$results/filters-profile.json")
+fi
 if $update; then report+=(--update "$root/BENCHMARKS.md"); fi
 status=0
-python3 "$here/report.py" "${report[@]}" | tee "$results/gateway-tables.md" || status=$?
+python3 "$here/report.py" "${report[@]}" | tee "$results/$mode-tables.md" || status=$?
 for name in "${!failed[@]}"; do
     echo "$name failed (see above)" >&2
     status=1
