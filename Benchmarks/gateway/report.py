@@ -57,9 +57,15 @@ to the same origin as above (`/small` and `/16k`): no filter; the built-in `head
 filter (`Benchmarks/gateway/filters/set-header-wasm`, C, built with `jester plugin build`); a dylib
 filter (`Benchmarks/gateway/filters/set-header-dylib`). Each filter makes the same edit, request
 header `x-bench: 1` and response header `x-filtered: 1` (the script checks both on every tier
-before measuring), and wrk loads the listeners in the same interleaved rounds. `--profile` adds a
-run of its own on the WASM tier under `perf record -e cpu-clock -g`. `--update` rewrites the
-section between the `filters` markers below.
+before measuring), and wrk loads the listeners in the same interleaved rounds. `--profile` then
+loads each tier alone under `perf record -e cpu-clock -g` and summarises the samples with
+`Benchmarks/gateway/profile.py`. `--update` rewrites the section between the `filters` markers
+below; the summary after them is written by hand from that run.
+
+```sh
+Benchmarks/gateway/run.sh --filters --profile --update   # the figures below (about 6 minutes)
+Benchmarks/gateway/run.sh --filters --quick --no-lock    # a smoke test
+```
 """
 
 
