@@ -22,8 +22,8 @@
 #                      on /small), summarised by profile.py (so it may be combined with --update)
 #   --no-lock          do not wait for /tmp/jester-build.lock (a smoke test while others build)
 #
-# Installs nginx, haproxy, caddy and wrk from Debian's packages when one is missing (the distro
-# services are never started). Every server runs as a child of this script, in the foreground,
+# Installs what the run uses (nginx, wrk; haproxy and caddy when measured; gcc for --filters) from
+# Debian's packages when one is missing (the distro services are never started). Every server runs as a child of this script, in the foreground,
 # on loopback, with a config written to a temporary directory, and is killed on exit.
 # JESTER (default: .build/release/jester of the repository) is the gateway binary; it is not
 # built here: `swift build -c release --product jester` first.
