@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Summarises `perf script -F comm,tid,period,event,ip,sym,dso` of Jester under run.sh --filters
---profile (wrk loading only the WASM tier): which share of Jester's CPU samples is the WASM
-filter's, where in the filter it goes, in µs per request, and the functions with the most
-samples. Reads perf script's text on stdin; writes a JSON summary (--out, for report.py) and
-prints a markdown summary.
+--profile, one recording per tier (wrk loading only that tier's listener): Jester's CPU per
+request split into the filter's own frames, the kernel, the Swift runtime and the rest, and for
+the WASM tier where in the filter the time goes, and the functions with the most samples. Reads
+perf script's text on stdin; writes a JSON summary (--out, for report.py) and prints a text one.
 
-A sample belongs to the filter when a frame of PLUGIN is on its call chain. Its category is the
-first of CATEGORIES with a frame on the chain, so a host function's calls into WasmKit (reading
-guest memory) count as the host call, not as guest code. Symbols are demangled with
-`swift demangle` when it is on PATH."""
+A sample belongs to the filter when a frame of the tier's FILTER_FRAMES is on its call chain.
+A WASM filter sample's category is the first of CATEGORIES with a frame on the chain, so a host
+function's calls into WasmKit (reading guest memory) count as the host call, not as guest code.
+Symbols are demangled with `swift demangle` when it is on PATH."""
 
 import argparse
 import collections
@@ -18,8 +18,13 @@ import shutil
 import subprocess
 import sys
 
-# Frames that make a sample the WASM filter's (matched against demangled names).
-PLUGIN = re.compile(r"\bWasmFilter\b|\bHTTPFilterSession\b|\bHTTPCapability\b|openHTTPFilterSession")
+# Frames that make a sample the filter's, per tier (matched against demangled names).
+FILTER_FRAMES = {
+    "filter-none": None,
+    "filter-builtin": re.compile(r"\bHeadersFilter\b"),
+    "filter-wasm": re.compile(r"\bWasmFilter\b|\bHTTPFilterSession\b|\bHTTPCapability\b|openHTTPFilterSession"),
+    "filter-dylib": re.compile(r"\bDylibFilter\b|^set_header_on_|libset_header"),
+}
 
 # (label, pattern): a filter sample goes to the first row with a frame on its call chain, so the
 # rows nest from the inside out: a host function's own calls (into WasmKit's memory, the Swift
@@ -113,6 +118,7 @@ def short(name, limit=110):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tier", required=True, choices=sorted(FILTER_FRAMES), help="the tier wrk loaded")
     parser.add_argument("--requests", type=int, required=True, help="requests wrk made during the recording")
     parser.add_argument("--rps", type=float, required=True)
     parser.add_argument("--cpu-ms", type=float, required=True, help="Jester's CPU time during the recording")
@@ -135,11 +141,16 @@ def main():
     def us(period):
         return period / 1000 / requests
 
-    plugin = [(p, f) for p, f in samples if any(PLUGIN.search(x) for x in f)]
+    frames_of_filter = FILTER_FRAMES[args.tier]
+
+    def in_filter(frames):
+        return frames_of_filter is not None and any(frames_of_filter.search(x) for x in frames)
+
+    plugin = [(p, f) for p, f in samples if in_filter(f)]
     plugin_total = sum(p for p, _ in plugin)
 
     categories = collections.OrderedDict((label, 0) for label, _ in CATEGORIES)
-    for period, frames in plugin:
+    for period, frames in (plugin if args.tier == "filter-wasm" else []):
         for label, pattern in CATEGORIES:
             if any(pattern.search(x) for x in frames):
                 categories[label] += period
@@ -149,15 +160,10 @@ def main():
     for period, frames in plugin:
         top_self[frames[0] if frames else "?"] += period
 
-    process = collections.OrderedDict([
-        ("the WASM filter (the rows above)", plugin_total),
-        ("kernel (socket reads and writes, epoll, wake-ups), outside the filter", 0),
-        ("Swift runtime and malloc (retain, release, allocation), outside the filter", 0),
-        ("the rest: NIO, llhttp, Jester's proxy and filter chain", 0),
-    ])
+    process = collections.OrderedDict([("filter", plugin_total), ("kernel", 0), ("runtime", 0), ("rest", 0)])
     labels = list(process)
     for period, frames in samples:
-        if any(PLUGIN.search(x) for x in frames):
+        if in_filter(frames):
             continue
         leaf = frames[0] if frames else ""
         if KERNEL.search(leaf):
@@ -170,6 +176,7 @@ def main():
     runtime = sum(p for p, f in plugin if f and RUNTIME.search(f[0]))
 
     summary = {
+        "tier": args.tier,
         "path": args.path,
         "duration": args.duration,
         "frequency": args.frequency,
@@ -189,17 +196,15 @@ def main():
             {"symbol": short(symbol), "plugin_share": period / plugin_total if plugin_total else 0,
              "us_per_request": us(period)}
             for symbol, period in top_self.most_common(args.top)],
-        "process": [
-            {"label": label, "share": period / total, "us_per_request": us(period)}
-            for label, period in process.items()],
+        "process": {label: {"share": period / total, "us_per_request": us(period)} for label, period in process.items()},
     }
     with open(args.out, "w") as f:
         json.dump(summary, f, indent=1)
 
     print("%d samples, %.1f µs per request sampled (%d requests); Jester's CPU %.0f ms = %.1f µs per request" % (
         len(samples), us(total), args.requests, args.cpu_ms, args.cpu_ms * 1000 / requests))
-    print("WASM filter: %.1f %% of the samples, %.2f µs per request; %.1f %% of it in the Swift runtime and malloc" % (
-        100 * summary["plugin_share"], us(plugin_total), 100 * summary["plugin_runtime_share"]))
+    print("%s: the filter's frames are %.1f %% of the samples, %.2f µs per request; %.1f %% of it in the Swift runtime and malloc" % (
+        args.tier, 100 * summary["plugin_share"], us(plugin_total), 100 * summary["plugin_runtime_share"]))
     print()
     for row in summary["categories"]:
         print("  %5.1f %% of the filter  %6.2f µs  %s" % (100 * row["plugin_share"], row["us_per_request"], row["label"]))
@@ -208,9 +213,9 @@ def main():
     for row in summary["top_self"]:
         print("  %5.1f %%  %6.2f µs  %s" % (100 * row["plugin_share"], row["us_per_request"], row["symbol"]))
     print()
-    print("the whole process:")
-    for row in summary["process"]:
-        print("  %5.1f %%  %6.2f µs  %s" % (100 * row["share"], row["us_per_request"], row["label"]))
+    print("the whole process, by leaf frame outside the filter:")
+    for label, row in summary["process"].items():
+        print("  %5.1f %%  %6.2f µs  %s" % (100 * row["share"], row["us_per_request"], label))
     return 0
 
 

@@ -4,8 +4,8 @@ the section between <!-- gateway:begin --> and <!-- gateway:end --> of BENCHMARK
 it, with a heading, at the end when the markers are absent; nothing else in the file changes).
 
 With --filters (run.sh --filters), the runs are Jester's filter tiers instead of proxies: the
-tables compare each tier with Jester without a filter, --profile adds the summary profile.py
-made of the WASM tier's perf samples, and --update rewrites the section between
+tables compare each tier with Jester without a filter, --profile (once per tier) adds the
+summaries profile.py made of each tier's perf samples, and --update rewrites the section between
 <!-- filters:begin --> and <!-- filters:end --> instead.
 
 Exits 1 when a run's socket errors plus non-2xx/3xx responses exceed 1% of its requests (and then
@@ -57,9 +57,15 @@ to the same origin as above (`/small` and `/16k`): no filter; the built-in `head
 filter (`Benchmarks/gateway/filters/set-header-wasm`, C, built with `jester plugin build`); a dylib
 filter (`Benchmarks/gateway/filters/set-header-dylib`). Each filter makes the same edit, request
 header `x-bench: 1` and response header `x-filtered: 1` (the script checks both on every tier
-before measuring), and wrk loads the listeners in the same interleaved rounds. `--profile` adds a
-run of its own on the WASM tier under `perf record -e cpu-clock -g`. `--update` rewrites the
-section between the `filters` markers below.
+before measuring), and wrk loads the listeners in the same interleaved rounds. `--profile` then
+loads each tier alone under `perf record -e cpu-clock -g` and summarises the samples with
+`Benchmarks/gateway/profile.py`. `--update` rewrites the section between the `filters` markers
+below; the summary after them is written by hand from that run.
+
+```sh
+Benchmarks/gateway/run.sh --filters --profile --update   # the figures below (about 6 minutes)
+Benchmarks/gateway/run.sh --filters --quick --no-lock    # a smoke test
+```
 """
 
 
@@ -91,8 +97,9 @@ def load(path):
             row[key] = int(float(row[key]))
         for key in ("rps", "p50_ms", "p99_ms"):
             row[key] = float(row[key])
-        cpu = row.get("cpu_ms")
-        row["cpu_ms"] = float(cpu) if cpu not in (None, "") else None
+        for key in ("cpu_ms", "read_calls", "write_calls"):
+            value = row.get(key)
+            row[key] = float(value) if value not in (None, "") else None
     return rows
 
 
@@ -192,6 +199,10 @@ def cpu_us(row):
     return row["cpu_ms"] * 1000 / row["requests"]
 
 
+def per_request(row, key):
+    return None if row[key] is None or row["requests"] <= 0 else row[key] / row["requests"]
+
+
 def fmt_us(value, sign=False):
     if value is None:
         return "–"
@@ -229,8 +240,8 @@ def filter_tables(rows):
         return x - y if x is not None and y is not None else None
 
     lines = ["| filter | path | req/s | p50 | p99 | req/s × no filter | req/s lost | p99 × no filter "
-             "| Jester CPU / request | CPU / request − no filter |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             "| Jester CPU / request | CPU / request − no filter | read / write calls per request |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     targets = ["| path | WASM req/s × no filter | lost | ≤ 15 % (target) | ≤ 5 % (later goal) | per-round ratios |",
                "| --- | ---: | ---: | --- | --- | --- |"]
     cpu_of = {}
@@ -252,11 +263,14 @@ def filter_tables(rows):
             cpu = median(cpus) if cpus else None
             cpu_of[(tier, path)] = cpu
             rps_ratio = median(rps_ratios) if rps_ratios else None
-            lines.append("| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            calls = [(per_request(r, "read_calls"), per_request(r, "write_calls")) for r in runs.values()]
+            calls = [c for c in calls if None not in c]
+            calls_text = "%.2f / %.2f" % (median(c[0] for c in calls), median(c[1] for c in calls)) if calls else "–"
+            lines.append("| %s | `%s` | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 TIER_LABEL.get(tier, tier), path, fmt_rps(rps), fmt_ms(p50), fmt_ms(p99),
                 fmt_ratio(rps_ratio), "" if tier == "filter-none" else fmt_cost(rps_ratio),
                 fmt_ratio(median(p99_ratios) if p99_ratios else None), fmt_us(cpu),
-                "" if tier == "filter-none" else fmt_us(median(deltas) if deltas else None, sign=True)))
+                "" if tier == "filter-none" else fmt_us(median(deltas) if deltas else None, sign=True), calls_text))
             if tier == "filter-wasm":
                 verdict = lambda limit: "–" if rps_ratio is None else ("**met**" if 1 - rps_ratio <= limit else "missed")
                 targets.append("| `%s` | %s | %s | %s | %s | %s |" % (
@@ -265,33 +279,53 @@ def filter_tables(rows):
     return "\n".join(lines), "\n".join(targets), cpu_of
 
 
-def profile_section(profile, cpu_of):
-    """The WASM tier's profile (profile.py's JSON) as markdown."""
-    requests = profile["requests"]
-    unprofiled = cpu_of.get(("filter-wasm", profile["path"]))
+def profile_section(profiles, cpu_of):
+    """The tiers' profiles (profile.py's JSON, one per tier) as markdown: every tier's CPU per
+    request by where it went, then the WASM filter's breakdown."""
+    by_tier = {p["tier"]: p for p in profiles}
+    any_profile = profiles[0]
+    out = ["### Where the time goes (perf)", "",
+           "Each tier alone, after the measured rounds: `perf record -e cpu-clock -F %d -g -p PID` "
+           "(frame-pointer call chains; this machine has no hardware counters) on the Jester process while "
+           "wrk loads only that tier's `%s` for %d s. µs per request = the samples' CPU time / wrk's requests; "
+           "perf itself slows Jester down (compare the first two columns with the CPU per request of the "
+           "measured runs above), so read the shares, and the differences between tiers, more than the "
+           "absolute µs. Outside the filter, a sample goes by the function it was in (its leaf)." % (
+               any_profile["frequency"], any_profile["path"], any_profile["duration"]), "",
+           "| tier (under perf) | req/s | Jester CPU / request (`/proc`) | in the filter's frames | kernel | "
+           "Swift runtime and malloc | the rest (NIO, llhttp, the proxy, the filter chain) |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for tier in TIERS:
+        p = by_tier.get(tier)
+        if not p:
+            continue
+        parts = p["process"]
+        out.append("| %s | %s | %.1f µs | %s | %.1f µs | %.1f µs | %.1f µs |" % (
+            TIER_LABEL.get(tier, tier), fmt_rps(p["rps"]), p["cpu_ms"] * 1000 / max(p["requests"], 1),
+            "–" if tier == "filter-none" else "%.1f µs (%.1f %%)" % (parts["filter"]["us_per_request"], 100 * parts["filter"]["share"]),
+            parts["kernel"]["us_per_request"], parts["runtime"]["us_per_request"], parts["rest"]["us_per_request"]))
+    out.append("")
+    out.append("The filter's frames: `HeadersFilter` (built-in); `DylibFilter` and the library (dylib); "
+               "`WasmFilter`, `HTTPFilterSession`, `openHTTPFilterSession` and the `http` host functions "
+               "(`HTTPCapability`) for WASM.")
+
+    profile = by_tier.get("filter-wasm")
+    if not profile:
+        return "\n".join(out) + "\n"
     share = profile["plugin_share"]
-    out = ["### Where the WASM filter's time goes", "",
-           "`perf record -e cpu-clock -g -p PID` (frame-pointer call chains, %d Hz) on the Jester process "
-           "while wrk loaded only the WASM tier's `%s` for %d s, after the measured rounds: %s requests "
-           "(%s req/s; perf slows Jester), %s samples. The process used %.0f ms of CPU (`/proc/PID/stat`), "
-           "**%.1f µs per request**; the samples account for %.1f µs per request. A sample is the "
-           "filter's when a frame of `WasmFilter`, `HTTPFilterSession` or the `http` host functions "
-           "is on its stack; its category is the first of the table's rows whose frames it has "
-           "(so a host function's own calls into WasmKit count as the host call)." % (
-               profile["frequency"], profile["path"], profile["duration"], "{:,}".format(requests),
-               fmt_rps(profile["rps"]), "{:,}".format(profile["samples"]), profile["cpu_ms"],
-               profile["cpu_ms"] * 1000 / requests, profile["sampled_us_per_request"]),
-           "",
-           "**The WASM filter is %.1f %% of Jester's CPU samples: %.1f µs per request under perf**%s." % (
-               100 * share, profile["plugin_us_per_request"],
-               "" if unprofiled is None else
-               " (%.1f %% of the %.1f µs per request the measured runs used without perf: ≈ %.1f µs)" % (
-                   100 * share, unprofiled, share * unprofiled)),
-           "", "| where | share of the filter's samples | share of all samples | µs per request (under perf) |",
-           "| --- | ---: | ---: | ---: |"]
+    unprofiled = cpu_of.get(("filter-wasm", profile["path"]))
+    out += ["", "#### The WASM filter", "",
+            "**%.1f %% of Jester's CPU samples are in the WASM filter: %.1f µs per request under perf**%s. "
+            "A sample's row is the first of the table's rows with a frame on its call chain, so a host "
+            "function's own calls (into WasmKit's memory, the Swift runtime) count as the host function, "
+            "WasmKit's dispatch of a host call as the dispatch, not as guest code." % (
+                100 * share, profile["plugin_us_per_request"],
+                "" if unprofiled is None else
+                "; the same share of the %.1f µs per request the WASM tier used without perf is ≈ %.1f µs" % (
+                    unprofiled, share * unprofiled)),
+            "", "| where | share of the filter's samples | µs per request (under perf) |", "| --- | ---: | ---: |"]
     for row in profile["categories"]:
-        out.append("| %s | %.1f %% | %.1f %% | %.2f |" % (
-            row["label"], 100 * row["plugin_share"], 100 * row["share"], row["us_per_request"]))
+        out.append("| %s | %.1f %% | %.2f |" % (row["label"], 100 * row["plugin_share"], row["us_per_request"]))
     out += ["", "By the function a sample was in (its leaf), %.1f %% of the filter's samples are in the Swift "
             "runtime and malloc (`swift_retain`, `swift_release`, allocation), called from all of the rows above. "
             "The functions with the most samples of their own (self) inside the filter:" % (
@@ -299,10 +333,6 @@ def profile_section(profile, cpu_of):
             "| function | share of the filter's samples | µs per request |", "| --- | ---: | ---: |"]
     for row in profile["top_self"]:
         out.append("| `%s` | %.1f %% | %.2f |" % (row["symbol"], 100 * row["plugin_share"], row["us_per_request"]))
-    out += ["", "The whole process in the same recording (only the WASM tier was loaded), by leaf frame:", "",
-            "| where | share of all samples | µs per request |", "| --- | ---: | ---: |"]
-    for row in profile["process"]:
-        out.append("| %s | %.1f %% | %.2f |" % (row["label"], 100 * row["share"], row["us_per_request"]))
     return "\n".join(out) + "\n"
 
 
@@ -352,7 +382,8 @@ def main():
     parser.add_argument("--machine", required=True)
     parser.add_argument("--update", metavar="BENCHMARKS_MD")
     parser.add_argument("--filters", action="store_true", help="the runs are run.sh --filters's")
-    parser.add_argument("--profile", metavar="JSON", help="profile.py's summary of the WASM tier (with --filters)")
+    parser.add_argument("--profile", metavar="JSON", action="append", default=[],
+                        help="profile.py's summary of a tier (with --filters; once per tier)")
     args = parser.parse_args()
     machine = json.load(open(args.machine))
     rows = load(args.runs)
@@ -360,7 +391,7 @@ def main():
     markers = {}
     if args.filters:
         table, targets, cpu_of = filter_tables(rows)
-        profile_text = profile_section(json.load(open(args.profile)), cpu_of) if args.profile else ""
+        profile_text = profile_section([json.load(open(p)) for p in args.profile], cpu_of) if args.profile else ""
         body = filter_section(machine, table, targets, errors, profile_text)
         markers = {"begin": FILTERS_BEGIN, "end_marker": FILTERS_END, "heading": FILTERS_HEADING}
     else:

@@ -18,12 +18,12 @@
 #   --update           also rewrite the section between the gateway markers of BENCHMARKS.md (the
 #                      filters markers with --filters)
 #   --profile          also record Jester with `perf record -g` (skipped when perf cannot); with
-#                      --filters, in a run of its own on the WASM tier after the measured rounds,
-#                      summarised by profile.py (so it may be combined with --update)
+#                      --filters, in runs of their own after the measured rounds (one per tier,
+#                      on /small), summarised by profile.py (so it may be combined with --update)
 #   --no-lock          do not wait for /tmp/jester-build.lock (a smoke test while others build)
 #
-# Installs nginx, haproxy, caddy and wrk from Debian's packages when one is missing (the distro
-# services are never started). Every server runs as a child of this script, in the foreground,
+# Installs what the run uses (nginx, wrk; haproxy and caddy when measured; gcc for --filters) from
+# Debian's packages when one is missing (the distro services are never started). Every server runs as a child of this script, in the foreground,
 # on loopback, with a config written to a temporary directory, and is killed on exit.
 # JESTER (default: .build/release/jester of the repository) is the gateway binary; it is not
 # built here: `swift build -c release --product jester` first.
@@ -644,16 +644,26 @@ cpu_ticks() {
     esac
 }
 
+# Read and write system calls a process has made (/proc/PID/io: syscr, syscw), for the same servers.
+io_calls() {
+    case "$(process_of "$1")" in
+        origin | nginx) echo "" ;;
+        *) awk '$1 == "syscr:" { r = $2 } $1 == "syscw:" { w = $2 } END { print r, w }' "/proc/${pid[$(process_of "$1")]}/io" 2> /dev/null ;;
+    esac
+}
+
 runs="$results/$mode-runs.tsv"
-printf 'round\tserver\tpath\trequests\trps\tp50_ms\tp99_ms\tconnect\tread\twrite\ttimeout\tnon2xx\tupstream_connections\torigin_requests\tcpu_ms\n' > "$runs"
+printf 'round\tserver\tpath\trequests\trps\tp50_ms\tp99_ms\tconnect\tread\twrite\ttimeout\tnon2xx\tupstream_connections\torigin_requests\tcpu_ms\tread_calls\twrite_calls\n' > "$runs"
 declare -A failed=()
 
 measure() { # $1 round (0 = warm-up), $2 server, $3 path, $4 seconds
     local round="$1" name="$2" path="$3" seconds="$4" before after out cpu_before cpu_after cpu_ms=""
+    local io_before io_after read_calls="" write_calls=""
     local requests rps p50 p99 connect rd wr timeout non2xx
     if [ -n "${failed[$name]:-}" ]; then return; fi
     before="$(origin_counters)" || { echo "the origin's stub_status does not answer" >&2; show_log origin; exit 1; }
     cpu_before="$(cpu_ticks "$name")"
+    io_before="$(io_calls "$name")"
     out="$work/wrk-$name-${path#/}-$round.txt"
     if ! wrk -t"$threads" -c"$connections" -d"${seconds}s" --latency "http://127.0.0.1:${port[$name]}$path" > "$out" 2>&1; then
         echo "wrk failed against $name $path:" >&2
@@ -661,6 +671,7 @@ measure() { # $1 round (0 = warm-up), $2 server, $3 path, $4 seconds
         failed[$name]=1
     fi
     cpu_after="$(cpu_ticks "$name")"
+    io_after="$(io_calls "$name")"
     after="$(origin_counters)" || { echo "the origin's stub_status does not answer" >&2; show_log origin; exit 1; }
     if ! alive "${pid[$(process_of "$name")]}"; then
         echo "$name died during the run on $path" >&2
@@ -668,12 +679,17 @@ measure() { # $1 round (0 = warm-up), $2 server, $3 path, $4 seconds
         failed[$name]=1
     fi
     if [ -n "$cpu_before" ] && [ -n "$cpu_after" ]; then cpu_ms=$(((cpu_after - cpu_before) * 1000 / clock_ticks)); fi
+    if [ -n "$io_before" ] && [ -n "$io_after" ]; then
+        read_calls=$((${io_after% *} - ${io_before% *}))
+        write_calls=$((${io_after#* } - ${io_before#* }))
+    fi
     read -r requests rps p50 p99 connect rd wr timeout non2xx < <(parse_wrk < "$out")
     # Less one each: the connection and request that read the counters the second time.
     local accepts=$(($(cut -d' ' -f1 <<< "$after") - $(cut -d' ' -f1 <<< "$before") - 1))
     local served=$(($(cut -d' ' -f2 <<< "$after") - $(cut -d' ' -f2 <<< "$before") - 1))
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$path" \
-        "$requests" "$rps" "$p50" "$p99" "$connect" "$rd" "$wr" "$timeout" "$non2xx" "$accepts" "$served" "$cpu_ms" >> "$runs"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$round" "$name" "$path" \
+        "$requests" "$rps" "$p50" "$p99" "$connect" "$rd" "$wr" "$timeout" "$non2xx" "$accepts" "$served" "$cpu_ms" \
+        "$read_calls" "$write_calls" >> "$runs"
     printf '  %-14s %-6s %10s req/s  p50 %8s ms  p99 %8s ms  upstream connections %s\n' \
         "$name" "$path" "$rps" "$p50" "$p99" "$accepts" >&2
     if [ $((connect + rd + wr + timeout + non2xx)) -gt 0 ]; then
@@ -702,25 +718,29 @@ if [ -n "$perf_pid" ]; then
     echo "--profile: perf report -g -i $results/jester.perf.data" >&2
 fi
 
-# --filters --profile: where the WASM tier's time goes, in a run of its own after the measured
-# ones (perf slows the process it samples), on /small, where a filter's share is largest.
-perf_data="$results/filters-wasm.perf.data"
-profiled=false
-if $profile && $filters && [ -z "${failed[filter-wasm]:-}" ] && perf_works; then
-    echo "--profile: perf record -e cpu-clock -g on Jester (pid ${pid[jester-filters]}) while wrk loads filter-wasm /small for ${duration} s" >&2
-    perf record -e cpu-clock -F 4000 -g -o "$perf_data" -p "${pid[jester-filters]}" > "$work/perf.out" 2> "$work/perf.err" &
-    perf_pid=$!
-    sleep 1
-    cpu_before="$(cpu_ticks filter-wasm)"
-    wrk -t"$threads" -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:${port[filter-wasm]}/small" > "$work/wrk-profile.txt" 2>&1 || true
-    cpu_after="$(cpu_ticks filter-wasm)"
-    kill -INT "$perf_pid" 2> /dev/null || true
-    wait "$perf_pid" 2> /dev/null || true
-    perf_pid=""
-    read -r profile_requests profile_rps _ < <(parse_wrk < "$work/wrk-profile.txt")
-    profile_cpu_ms=$(((cpu_after - cpu_before) * 1000 / clock_ticks))
-    echo "  under perf: $profile_requests requests ($profile_rps req/s), Jester used ${profile_cpu_ms} ms of CPU" >&2
-    profiled=true
+# --filters --profile: where each tier's time goes, in runs of their own after the measured ones
+# (perf slows the process it samples), on /small, where a filter's share is largest.
+profiled=()
+declare -A profile_args=()
+if $profile && $filters && perf_works; then
+    for tier in "${tiers[@]}"; do
+        [ -z "${failed[$tier]:-}" ] || continue
+        echo "--profile: perf record -e cpu-clock -g on Jester (pid ${pid[jester-filters]}) while wrk loads $tier /small for ${duration} s" >&2
+        perf record -e cpu-clock -F 4000 -g -o "$results/$tier.perf.data" -p "${pid[jester-filters]}" > "$work/perf.out" 2> "$work/perf.err" &
+        perf_pid=$!
+        sleep 1
+        cpu_before="$(cpu_ticks "$tier")"
+        wrk -t"$threads" -c"$connections" -d"${duration}s" --latency "http://127.0.0.1:${port[$tier]}/small" > "$work/wrk-profile-$tier.txt" 2>&1 || true
+        cpu_after="$(cpu_ticks "$tier")"
+        kill -INT "$perf_pid" 2> /dev/null || true
+        wait "$perf_pid" 2> /dev/null || true
+        perf_pid=""
+        read -r profile_requests profile_rps _ < <(parse_wrk < "$work/wrk-profile-$tier.txt")
+        profile_cpu_ms=$(((cpu_after - cpu_before) * 1000 / clock_ticks))
+        echo "  under perf: $profile_requests requests ($profile_rps req/s), Jester used ${profile_cpu_ms} ms of CPU" >&2
+        profile_args[$tier]="--requests $profile_requests --rps $profile_rps --cpu-ms $profile_cpu_ms"
+        profiled+=("$tier")
+    done
 fi
 if $use_lock; then flock -u 9; fi
 
@@ -728,14 +748,15 @@ if $use_lock; then flock -u 9; fi
 
 report=(--runs "$runs" --machine "$results/$mode-machine.json")
 if $filters; then report+=(--filters); fi
-if $profiled; then
-    echo "--profile: summarising $perf_data (perf script; a minute or so)" >&2
-    perf script -i "$perf_data" -F comm,tid,period,event,ip,sym,dso 2> "$work/perf-script.err" |
-        python3 "$here/profile.py" --requests "$profile_requests" --rps "$profile_rps" --cpu-ms "$profile_cpu_ms" \
-            --duration "$duration" --frequency 4000 --out "$results/filters-profile.json" > "$results/filters-profile.md" ||
-        { echo "profile.py failed:" >&2; tail -n 20 "$work/perf-script.err" >&2; exit 1; }
-    report+=(--profile "$results/filters-profile.json")
-fi
+for tier in "${profiled[@]}"; do
+    echo "--profile: summarising $results/$tier.perf.data (perf script; a minute or so)" >&2
+    # shellcheck disable=SC2086 # profile_args holds options and numbers only
+    perf script -i "$results/$tier.perf.data" -F comm,tid,period,event,ip,sym,dso 2> "$work/perf-script.err" |
+        python3 "$here/profile.py" --tier "$tier" ${profile_args[$tier]} --duration "$duration" --frequency 4000 \
+            --out "$results/$tier.profile.json" > "$results/$tier.profile.txt" ||
+        { echo "profile.py failed on $tier:" >&2; tail -n 20 "$work/perf-script.err" >&2; exit 1; }
+    report+=(--profile "$results/$tier.profile.json")
+done
 if $update; then report+=(--update "$root/BENCHMARKS.md"); fi
 status=0
 python3 "$here/report.py" "${report[@]}" | tee "$results/$mode-tables.md" || status=$?
