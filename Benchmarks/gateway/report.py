@@ -166,7 +166,8 @@ def tables(rows, machine):
     return "\n".join(lines), "\n".join(reuse), reuse_of, errors
 
 
-def section(machine, table, reuse, reuse_of, errors):
+def machine_table(machine, unit):
+    """The opening lines of a section: when and how it was measured, on what, with which load."""
     out = ["Measured %s with `%s`." % (machine["date"], machine["command"]), "", "| | |", "| --- | --- |"]
     if machine.get("jester"):
         out.append("| Jester commit | %s |" % machine["jester"])
@@ -176,8 +177,13 @@ def section(machine, table, reuse, reuse_of, errors):
             out.append("| %s | %s |" % (label, machine[key]))
     for name, version in machine["versions"].items():
         out.append("| %s | %s |" % (name, version or "?"))
-    out.append("| load | `%s` per server and path, %d round(s), interleaved, after a %d s warm-up |" % (
-        machine["load_generator"], machine["rounds"], machine["warmup"]))
+    out.append("| load | `%s` per %s, %d round(s), interleaved, after a %d s warm-up |" % (
+        machine["load_generator"], unit, machine["rounds"], machine["warmup"]))
+    return out
+
+
+def section(machine, table, reuse, reuse_of, errors):
+    out = machine_table(machine, "server and path")
     if "jester" in reuse_of and reuse_of["jester"][0] is not None:
         ratio, opened, requests = reuse_of["jester"]
         out.append("| Jester upstream reuse | %.3f %% (%s connections to the origin for %s requests) |" % (
@@ -337,17 +343,7 @@ def profile_section(profiles, cpu_of):
 
 
 def filter_section(machine, table, targets, errors, profile_text):
-    out = ["Measured %s with `%s`." % (machine["date"], machine["command"]), "", "| | |", "| --- | --- |"]
-    if machine.get("jester"):
-        out.append("| Jester commit | %s |" % machine["jester"])
-    for key, label in (("cpu", "CPU"), ("nproc", "nproc"), ("memory", "memory"), ("kernel", "kernel"),
-                       ("load", "load average at start")):
-        if machine.get(key):
-            out.append("| %s | %s |" % (label, machine[key]))
-    for name, version in machine["versions"].items():
-        out.append("| %s | %s |" % (name, version or "?"))
-    out.append("| load | `%s` per tier and path, %d round(s), interleaved, after a %d s warm-up |" % (
-        machine["load_generator"], machine["rounds"], machine["warmup"]))
+    out = machine_table(machine, "tier and path")
     out += ["", "req/s, p50, p99 and CPU per request are medians over the rounds; the × no filter "
             "columns and the CPU difference are medians of the per-round comparisons with the no-filter "
             "listener of the same Jester process. CPU per request is Jester's user + system time over the "
