@@ -41,8 +41,8 @@ CATEGORIES = [
     ("WasmKit's call entry (`Function.invoke` → `runRoot` → `Execution.execute`: argument and result "
      "arrays, the function type, a dynamic cast)",
      re.compile(r"\bFunction\.invoke|InternalFunction\.invoke|\brunRoot\b|Execution\.(execute|invoke)|ensureCompiled|ParameterAreaLayout")),
-    ("Jester's call set-up (`HTTPFilterSession.call`, `PluginInstance.function` looking the export up by "
-     "name, `PluginInstance.invoke`: fuel, deadline, watchdog, statistics)",
+    ("Jester's call set-up (`HTTPFilterSession.call`, `PluginInstance.function(at:)`, "
+     "`PluginInstance.invoke`: fuel, deadline, watchdog, statistics)",
      re.compile(r"HTTPFilterSession\.call|PluginInstance\.|\bWatchdog\b|Plugin\.budget|CallBudget")),
     ("instance checkout per request (`WasmFilter.session(for:)`, `openHTTPFilterSession`, the pool, "
      "the session object, the exchange's state table)",

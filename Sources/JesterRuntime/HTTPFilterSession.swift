@@ -84,11 +84,21 @@ public final class HTTPFilterSession: @unchecked Sendable {
     private var fuelUsed: UInt64 = 0
     private var failure: (any Error)?
 
+    /// The fuel and time of every call, worked out once: only the deadline moves from call to
+    /// call (nil when the context has a deadline of its own, which shortens later calls).
+    private let fixedBudget: (fuel: UInt64, timeout: Duration, nanoseconds: UInt64)?
+
     init(plugin: Plugin, instance: PluginInstance, context: ExecutionContext) {
         self.plugin = plugin
         self.instance = instance
         self.context = context
         self.started = .now
+        if context.deadline == nil {
+            let budget = plugin.budget(for: context)
+            fixedBudget = (budget.fuel, budget.timeout, Plugin.nanoseconds(budget.timeout))
+        } else {
+            fixedBudget = nil
+        }
     }
 
     deinit {
@@ -96,28 +106,33 @@ public final class HTTPFilterSession: @unchecked Sendable {
     }
 
     /// Whether the plugin exports `on-request`.
-    public var handlesRequests: Bool { plugin.image.functionExportIndex["on-request"] != nil }
+    public var handlesRequests: Bool { plugin.image.httpFilterExports.onRequest != nil }
     /// Whether the plugin exports `on-response`.
-    public var handlesResponses: Bool { plugin.image.functionExportIndex["on-response"] != nil }
+    public var handlesResponses: Bool { plugin.image.httpFilterExports.onResponse != nil }
+
+    /// The arguments of both hooks: the request's handle, then the response's.
+    private static let handles: [Value] = [.i32(requestHandle), .i32(responseHandle)]
 
     /// Calls `on-request` with `messages` (the request, and the empty response a `respond`
     /// sends). Returns `.continue` when the plugin does not export it.
     /// - Throws: ``PluginError`` (limits) or ``GuestTrap``; the session is unusable afterwards.
     public func onRequest(_ messages: any HTTPFilterMessages) throws -> HTTPFilterAction {
-        try call("on-request", messages)
+        try call(plugin.image.httpFilterExports.onRequest, "on-request", messages)
     }
 
     /// Calls `on-response` with `messages`. Returns `.continue` when the plugin does not export it.
     public func onResponse(_ messages: any HTTPFilterMessages) throws -> HTTPFilterAction {
-        try call("on-response", messages)
+        try call(plugin.image.httpFilterExports.onResponse, "on-response", messages)
     }
 
-    private func call(_ export: String, _ messages: any HTTPFilterMessages) throws -> HTTPFilterAction {
+    /// Calls the export at `index` of the image's function exports (resolved once per image, so a
+    /// call does not hash the export's name).
+    private func call(_ index: Int?, _ export: String, _ messages: any HTTPFilterMessages) throws -> HTTPFilterAction {
         guard let instance else {
             throw PluginError.make(.unloaded, "this filter session is closed or its instance failed earlier in the request").with(pluginID: plugin.id, export: export)
         }
-        guard let function = instance.function(export) else { return .continue }
-        let budget = plugin.budget(for: context)
+        guard let index, let function = instance.function(at: index) else { return .continue }
+        let budget = fixedBudget.map { CallBudget(fuel: $0.fuel, deadline: Watchdog.now() &+ $0.nanoseconds, timeout: $0.timeout) } ?? plugin.budget(for: context)
         instance.context.httpMessages = messages
         defer {
             instance.context.httpMessages = nil
@@ -125,7 +140,7 @@ public final class HTTPFilterSession: @unchecked Sendable {
         }
         let results: [Value]
         do {
-            results = try instance.invoke(function, [.i32(Self.requestHandle), .i32(Self.responseHandle)], export: export, budget: budget)
+            results = try instance.invoke(function, Self.handles, export: export, budget: budget)
         } catch {
             failure = error
             end()

@@ -28,6 +28,8 @@ final class PluginImage: Sendable {
     let functionExports: [(name: String, parameters: [ValueType]?)]
     /// Positions in `functionExports` by name.
     let functionExportIndex: [String: Int]
+    /// Positions of the `http-filter` hooks in `functionExports`, looked up once.
+    let httpFilterExports: (onRequest: Int?, onResponse: Int?)
 
     var needsWASI: Bool { !wasiImports.isEmpty }
 
@@ -58,6 +60,7 @@ final class PluginImage: Sendable {
         }
         self.functionExports = exports
         self.functionExportIndex = index
+        self.httpFilterExports = (index["on-request"], index["on-response"])
     }
 
     /// Defines every import of the module in `imports`, bound to `context`.
