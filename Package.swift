@@ -106,6 +106,7 @@ let package = Package(
                 "JesterRuntime",
                 "JesterConfig",
                 "JesterGateway",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

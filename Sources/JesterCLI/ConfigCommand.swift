@@ -1,7 +1,11 @@
 public import ArgumentParser
 import Foundation
 public import JesterConfig
+import JesterGateway
 import JesterManifest
+import JesterRuntime
+import Logging
+import NIOPosix
 
 /// `jester config …`
 struct ConfigCommand: AsyncParsableCommand {
@@ -109,6 +113,9 @@ struct ConfigValidateCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON on standard output instead of text.")
     var json = false
 
+    @Flag(name: .long, help: "Load `type = \"dylib\"` filters as `jester run --allow-unsafe-dylib` would (runs their native load code).")
+    var allowUnsafeDylib = false
+
     func run() async throws {
         let config: GatewayConfig
         do {
@@ -122,6 +129,19 @@ struct ConfigValidateCommand: AsyncParsableCommand {
                 )
             } else {
                 ConfigOptions.printErrors(error, file: options.config)
+            }
+            throw ExitCode.failure
+        }
+        // What only building the routes shows: filter names and configs against their schemas,
+        // plugins that load, upstream TLS. Nothing is bound.
+        let problems = await Self.routeProblems(config, allowUnsafeDylib: allowUnsafeDylib)
+        guard problems.isEmpty else {
+            if json {
+                let errors = JSONValue.array(problems.map { .object([("message", .string($0))]) })
+                Console.out(JSONValue.object([("valid", .bool(false)), ("errors", errors)]).serialized(pretty: true))
+            } else {
+                for problem in problems { Console.error(problem) }
+                Console.error("\(options.config): \(problems.count) problem\(problems.count == 1 ? "" : "s")")
             }
             throw ExitCode.failure
         }
@@ -141,6 +161,23 @@ struct ConfigValidateCommand: AsyncParsableCommand {
                 "ok: \(count(config.listeners.count, "listener")), \(count(config.routes.count, "route")), "
                     + "\(count(config.upstreams.count, "upstream")) (\(config.files.joined(separator: ", ")))"
             )
+        }
+    }
+
+    /// Every problem building the routes would meet, as `jester run` reports them; empty when
+    /// they build. Loads the plugins the routes use, with a host that logs nothing.
+    static func routeProblems(_ config: GatewayConfig, allowUnsafeDylib: Bool) async -> [String] {
+        let quiet = Logger(label: "jester.validate", factory: { _ in SwiftLogNoOpLogHandler() })
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        defer { group.shutdownGracefully { _ in } }
+        let gateway = Gateway(config: config, logger: quiet, pluginHost: PluginHost(logger: quiet), eventLoopGroup: group, allowUnsafeDylib: allowUnsafeDylib)
+        do {
+            try await gateway.check()
+            return []
+        } catch let error as GatewayError {
+            return error.problems
+        } catch {
+            return ["\(error)"]
         }
     }
 }

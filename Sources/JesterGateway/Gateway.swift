@@ -90,6 +90,16 @@ public final class Gateway: Service, Sendable {
         state.withLockedValue { Array($0.plugins.values) }.map(\.status).sorted { $0.id < $1.id }
     }
 
+    /// Builds the routing table as ``start()`` would, without binding a listener: upstream TLS,
+    /// handler plugins, and every route filter (built-in names, each filter's config against its
+    /// JSON Schema, WASM plugins loaded and validated, dylibs loaded when allowed). For `jester
+    /// config validate`, which checks what only building the routes shows.
+    ///
+    /// - Throws: ``GatewayError`` listing every problem, each with its file and line.
+    public func check() async throws {
+        _ = try await buildTable(config, generation: 0, previousPlugins: [:])
+    }
+
     /// Builds the routes, loads handler plugins and binds every listener.
     ///
     /// - Throws: ``GatewayError`` naming the listener, route or plugin that failed; nothing is
@@ -382,10 +392,14 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     private enum Code: Sendable { case bind, tls, config, reloadInProgress }
     private let code: Code
     public let description: String
+    /// Each problem on its own (several for a config whose routes or filters do not build; one
+    /// otherwise), as `FILE:LINE: where: what`.
+    public let problems: [String]
 
-    private init(_ code: Code, _ description: String) {
+    private init(_ code: Code, _ description: String, problems: [String]? = nil) {
         self.code = code
         self.description = description
+        self.problems = problems ?? [description]
     }
 
     static func bindFailed(listener: String, address: String, reason: String) -> GatewayError {
@@ -397,7 +411,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     }
 
     static func invalidConfig(_ problems: [String]) -> GatewayError {
-        GatewayError(.config, problems.count == 1 ? problems[0] : "\(problems.count) problems:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"))
+        GatewayError(
+            .config, problems.count == 1 ? problems[0] : "\(problems.count) problems:\n" + problems.map { "  - \($0)" }.joined(separator: "\n"),
+            problems: problems)
     }
 
     static let reloadInProgress = GatewayError(.reloadInProgress, "a reload is already in progress; try again when it finishes")

@@ -498,3 +498,15 @@ extension JSONValue {
         }
     }
 }
+
+extension JSONValue {
+    /// A plugin's config as the `config` interface gives it to the guest: each member of this
+    /// object, strings as they are and anything else as its JSON text (`{"a":1}` gives `a` = `1`).
+    package var pluginConfigStrings: [String: String] {
+        var flat: [String: String] = [:]
+        for (key, value) in objectValue ?? [] {
+            flat[key] = value.stringValue ?? value.serialized()
+        }
+        return flat
+    }
+}

@@ -146,6 +146,54 @@ private func exampleEnvironment() throws -> [String: String] {
         )
     }
 
+    /// What only building the routes shows (built-in filter names, filter configs against their
+    /// schemas) fails `validate` the way it fails `jester run`, with file and line.
+    @Test func validateChecksFiltersAgainstTheirSchemas() throws {
+        let directory = try JesterFixtures.temporaryDirectory("config-filters")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try """
+            [listeners]
+            bind = "127.0.0.1:18999"
+
+            [[routes]]
+            name = "api"
+            respond = { body = "hi" }
+
+            [[routes.filters]]
+            type = "builtin"
+            name = "rate-limt"
+
+            [[routes.filters]]
+            type = "builtin"
+            name = "headers"
+            config = { request = { sett = { "x-a" = "1" } } }
+            """.write(toFile: directory + "/jester.toml", atomically: true, encoding: .utf8)
+        let result = try jesterConfig(["config", "validate"], in: directory)
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3, "\(result.stderr)")
+        #expect(lines.first?.hasPrefix("jester.toml:8: route 'api' filters[0] (builtin:rate-limt): name: there is no built-in filter \"rate-limt\". Did you mean \"rate-limit\"?") == true, "\(result.stderr)")
+        #expect(lines.dropFirst().first?.hasPrefix("jester.toml:15: route 'api' filters[1] (builtin:headers): config.request.sett:") == true, "\(result.stderr)")
+        #expect(lines.last == "jester.toml: 2 problems")
+
+        try """
+            [listeners]
+            bind = "127.0.0.1:18999"
+
+            [[routes]]
+            name = "api"
+            respond = { body = "hi" }
+
+            [[routes.filters]]
+            type = "builtin"
+            name = "headers"
+            config = { request = { set = { "x-a" = "1" } } }
+            """.write(toFile: directory + "/jester.toml", atomically: true, encoding: .utf8)
+        let fixed = try jesterConfig(["config", "validate"], in: directory)
+        #expect(fixed.status == 0, "\(fixed.stderr)")
+    }
+
     @Test func validateAsJSON() throws {
         let valid = try jesterConfig(
             ["config", "validate", "--config", "examples/configs/edge.toml", "--json"],

@@ -156,7 +156,7 @@ struct FilterBuilder {
         }
         guard let config = validated(entry.config, schema: bundle.manifest.configSchema, report: report) else { return nil }
         do {
-            let plugin = try loadPlugin(bundle, Self.flatten(config))
+            let plugin = try loadPlugin(bundle, config.pluginConfigStrings)
             guard plugin.module.functionExport(named: "on-request") != nil || plugin.module.functionExport(named: "on-response") != nil else {
                 problem("\(entry.location): \(prefix): plugin: \(bundle.manifest.id) is not an http filter: it exports neither on-request nor on-response (see wit/jester.wit, world http-filter)")
                 return nil
@@ -216,15 +216,5 @@ struct FilterBuilder {
         default:
             return value
         }
-    }
-
-    /// A plugin's config as the `config` interface gives it: strings as they are, anything else
-    /// as its JSON text.
-    static func flatten(_ config: JSONValue) -> [String: String] {
-        var flat: [String: String] = [:]
-        for (key, value) in config.objectValue ?? [] {
-            flat[key] = value.stringValue ?? value.serialized()
-        }
-        return flat
     }
 }
