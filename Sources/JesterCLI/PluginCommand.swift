@@ -8,14 +8,16 @@ import JesterToolchain
 struct PluginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin",
-        abstract: "Inspect, check, build and call plugins.",
+        abstract: "Create, build, test, check, inspect and call plugins.",
         discussion: """
             Examples:
-              jester plugin build examples/hello
+              jester plugin new greeter --lang swift --template basic
+              jester plugin build greeter
+              jester plugin test greeter
               jester plugin check examples/hello
               jester plugin call examples/hello --input World
             """,
-        subcommands: [InspectCommand.self, CheckCommand.self, CallCommand.self, BuildCommand.self]
+        subcommands: [NewCommand.self, BuildCommand.self, TestCommand.self, CheckCommand.self, InspectCommand.self, CallCommand.self]
     )
 }
 
@@ -207,8 +209,8 @@ struct BuildCommand: AsyncParsableCommand {
         guard swiftSources.isEmpty || cSources.isEmpty else {
             throw Failure(message: "\(directory) has both .swift and .c sources; `jester plugin build` builds one language per plugin (for a mix, build by hand: see docs/abi.md)")
         }
-        guard let root = pdkRoot ?? Self.findRoot(from: directory) else {
-            throw Failure(message: "cannot find pdk/; run from the Jester source tree, pass --pdk-root, or set JESTER_HOME")
+        guard let root = pdkRoot ?? SourceTree.root(from: directory) else {
+            throw Failure(message: SourceTree.notFound)
         }
         let toolchain = try GuestToolchain()
         let result: GuestBuildResult
@@ -251,16 +253,6 @@ struct BuildCommand: AsyncParsableCommand {
                 with JESTER_EXPORT("NAME") (see pdk/c/jester_http_filter.h)
                 """)
         }
-    }
-
-    static func findRoot(from directory: String) -> String? {
-        if let home = ProcessInfo.processInfo.environment["JESTER_HOME"] { return home }
-        var url = URL(fileURLWithPath: directory).standardizedFileURL
-        for _ in 0..<12 {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("pdk/swift").path) { return url.path }
-            url.deleteLastPathComponent()
-        }
-        return nil
     }
 }
 
