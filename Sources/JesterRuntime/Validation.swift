@@ -124,6 +124,7 @@ extension PluginHost {
             clock: effective.clock,
             random: effective.random)
         preparation.links = checkImports(info, manifest: manifest, grants: grants, report: &report)
+        checkUnusedPermissions(info, manifest: manifest, report: &report)
         checkExports(info, manifest: manifest, abi: abi, report: &report)
         guard report.isValid else { return }
         do {
@@ -194,6 +195,25 @@ extension PluginHost {
             report.add(.warning, "permission-stub", "the module imports \(names.joined(separator: ", ")) but the \(capability) capability is not both requested in the manifest and granted by the host; those calls return permission-denied")
         }
         return links
+    }
+
+    /// Permissions the manifest asks for that no import of the module can use. Least privilege:
+    /// a plugin should ask for what it calls and nothing else, so a reviewer can trust the list.
+    private func checkUnusedPermissions(_ info: ModuleInfo, manifest: PluginManifest, report: inout ValidationReport) {
+        let jester = Set(info.imports.compactMap { item -> String? in
+            guard item.module.hasPrefix("jester:plugin/") else { return nil }
+            return String(item.module.dropFirst("jester:plugin/".count).prefix { $0 != "@" })
+        })
+        let wasi = Set(info.imports.filter { $0.module == "wasi_snapshot_preview1" }.map(\.name))
+        let permissions = manifest.permissions
+        var unused: [String] = []
+        if permissions.clock, !jester.contains("clock"), !wasi.contains(where: { $0.hasPrefix("clock_") }) { unused.append("clock") }
+        if permissions.random, !jester.contains("random"), !wasi.contains("random_get") { unused.append("random") }
+        if !(permissions.readPaths.isEmpty && permissions.writePaths.isEmpty), !wasi.contains("path_open") { unused.append("read_paths/write_paths") }
+        if !permissions.environment.isEmpty, !wasi.contains("environ_get") { unused.append("environment") }
+        for name in unused {
+            report.add(.warning, "unused-permission", "the manifest asks for \(name), but the module imports nothing that uses it; remove it from permissions, so that the plugin asks only for what it calls")
+        }
     }
 
     private func checkExports(_ info: ModuleInfo, manifest: PluginManifest, abi: PluginABI, report: inout ValidationReport) {

@@ -149,6 +149,21 @@ enum HandlerGuest {
         #expect(throws: PluginError.self) { try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: manifest, wasm: Guests.hostile) }
     }
 
+    /// `jester plugin check` tells a permission the module cannot use from one it calls.
+    @Test func permissionsNoImportUsesAreReported() throws {
+        let wasm = JesterFixtures.wasm(#"(module (import "jester:plugin/clock@0.1.0" "wall-now" (func (param i32))) (func (export "x")))"#)
+        var manifest = JesterFixtures.manifest()
+        manifest.permissions.clock = true
+        manifest.permissions.random = true
+        manifest.permissions.environment = ["HOME"]
+        let report = PluginHost(logger: JesterFixtures.logger).validate(manifest: manifest, wasm: wasm, grants: .asRequested(by: manifest.permissions, environment: [:]))
+        let unused = report.issues.filter { $0.code == "unused-permission" }.map(\.message)
+        #expect(unused.count == 2, "\(report.issues)")
+        #expect(unused.contains { $0.hasPrefix("the manifest asks for random, but the module imports nothing that uses it") })
+        #expect(unused.contains { $0.hasPrefix("the manifest asks for environment,") })
+        #expect(report.isValid)
+    }
+
     @Test func moduleSizeLimitAndGarbageBytes() throws {
         #expect(throws: PluginError.self) { try Guests.load(Guests.hostile, limits: ResourceLimits(maxModuleBytes: 64)) }
         let error = try #require(throws: PluginError.self) { try Guests.load([0, 0x61, 0x73, 0x6D, 1, 0, 0, 0, 0xFF, 0xFF]) }
