@@ -80,14 +80,7 @@ extension GuestToolchain {
         guard linked.status == 0 else {
             throw .linkFailed(status: linked.status, output: linked.output, hint: Self.cHint(linked.output))
         }
-        let size = try Self.outputSize(outputURL)
-        return GuestBuildResult(
-            output: outputURL.path,
-            byteCount: size,
-            diagnostics: diagnostics.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-                .filter { !$0.isEmpty }.joined(separator: "\n"),
-            commands: commands
-        )
+        return try GuestBuildResult(written: outputURL, toolOutputs: diagnostics, commands: commands)
     }
 
     /// `clang` arguments that compile one source into a wasm32 object, freestanding (without the

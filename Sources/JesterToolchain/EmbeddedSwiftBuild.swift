@@ -10,6 +10,15 @@ public struct GuestBuildResult: Sendable {
     public let diagnostics: String
     /// The commands that ran, each as the tool's path followed by its arguments.
     public let commands: [[String]]
+
+    /// The result for a module a build just wrote at `outputURL`, with what each tool printed.
+    init(written outputURL: URL, toolOutputs: [String], commands: [[String]]) throws(GuestBuildError) {
+        self.output = outputURL.path
+        self.byteCount = try GuestToolchain.outputSize(outputURL)
+        self.diagnostics = toolOutputs.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { !$0.isEmpty }.joined(separator: "\n")
+        self.commands = commands
+    }
 }
 
 extension GuestToolchain {
@@ -70,17 +79,7 @@ extension GuestToolchain {
             throw .linkFailed(status: linked.status, output: linked.output, hint: Self.linkHint(linked.output))
         }
 
-        let size = try Self.outputSize(outputURL)
-        let diagnostics = [compiled.output, linked.output]
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-            .filter { !$0.isEmpty }
-            .joined(separator: "\n")
-        return GuestBuildResult(
-            output: outputURL.path,
-            byteCount: size,
-            diagnostics: diagnostics,
-            commands: [compile, link]
-        )
+        return try GuestBuildResult(written: outputURL, toolOutputs: [compiled.output, linked.output], commands: [compile, link])
     }
 
     // MARK: Internals

@@ -170,14 +170,7 @@ public struct RustToolchain: Sendable {
         guard linked.status == 0 else {
             throw .rustCompileFailed(status: linked.status, crateRoot: crateRoot, output: linked.output, hint: Self.hint(linked.output))
         }
-        let size = try GuestToolchain.outputSize(outputURL)
-        return GuestBuildResult(
-            output: outputURL.path,
-            byteCount: size,
-            diagnostics: diagnostics.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-                .filter { !$0.isEmpty }.joined(separator: "\n"),
-            commands: commands
-        )
+        return try GuestBuildResult(written: outputURL, toolOutputs: diagnostics, commands: commands)
     }
 
     // MARK: Internals

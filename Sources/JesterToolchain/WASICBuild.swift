@@ -130,12 +130,7 @@ public struct WASICToolchain: Sendable {
         guard built.status == 0 else {
             throw .cCompileFailed(status: built.status, sources: sources.count, output: built.output, hint: Self.hint(built.output))
         }
-        return GuestBuildResult(
-            output: outputURL.path,
-            byteCount: try GuestToolchain.outputSize(outputURL),
-            diagnostics: built.output.trimmingCharacters(in: .whitespacesAndNewlines),
-            commands: [command]
-        )
+        return try GuestBuildResult(written: outputURL, toolOutputs: [built.output], commands: [command])
     }
 
     // MARK: Internals

@@ -86,6 +86,18 @@ typedef uint8_t jester_error_t;
 #define JESTER_ERROR_UNAVAILABLE ((jester_error_t)4)
 #define JESTER_ERROR_INTERNAL ((jester_error_t)5)
 
+/** The WIT name of an error code (`permission-denied`), for messages and logs. */
+static inline const char *jester_error_name(jester_error_t error) {
+    switch (error) {
+    case JESTER_ERROR_PERMISSION_DENIED: return "permission-denied";
+    case JESTER_ERROR_INVALID_ARGUMENT: return "invalid-argument";
+    case JESTER_ERROR_NOT_FOUND: return "not-found";
+    case JESTER_ERROR_LIMIT_EXCEEDED: return "limit-exceeded";
+    case JESTER_ERROR_UNAVAILABLE: return "unavailable";
+    default: return "internal";
+    }
+}
+
 /** Log levels of `log.write`. */
 typedef enum jester_log_level {
     JESTER_LOG_TRACE = 0,
@@ -311,28 +323,28 @@ static inline jester_string_list_t jester_config_keys(void) {
     return jester__list(ret);
 }
 
-/** Wall-clock nanoseconds since the Unix epoch; false without the `clock` permission. */
+static inline bool jester__u64(const jester_result_u64_t *area, uint64_t *value, jester_error_t *error) {
+    if (area->is_err == 0) {
+        *value = area->value.ok;
+        return true;
+    }
+    if (error) *error = area->value.err;
+    return false;
+}
+
+/** Wall-clock nanoseconds since the Unix epoch; false without the `clock` permission, with the
+    reason in `*error` (may be NULL). */
 static inline bool jester_clock_wall_now(uint64_t *nanoseconds, jester_error_t *error) {
     jester_result_u64_t ret;
     jester_import_clock_wall_now(&ret);
-    if (ret.is_err == 0) {
-        *nanoseconds = ret.value.ok;
-        return true;
-    }
-    if (error) *error = ret.value.err;
-    return false;
+    return jester__u64(&ret, nanoseconds, error);
 }
 
 /** Monotonic nanoseconds from an arbitrary start; false without the `clock` permission. */
 static inline bool jester_clock_monotonic_now(uint64_t *nanoseconds, jester_error_t *error) {
     jester_result_u64_t ret;
     jester_import_clock_monotonic_now(&ret);
-    if (ret.is_err == 0) {
-        *nanoseconds = ret.value.ok;
-        return true;
-    }
-    if (error) *error = ret.value.err;
-    return false;
+    return jester__u64(&ret, nanoseconds, error);
 }
 
 /** `len` (at most 65536) random bytes in `*bytes` (owned); false without the `random`

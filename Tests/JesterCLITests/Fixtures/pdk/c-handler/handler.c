@@ -18,17 +18,6 @@ int32_t jester_init(void) {
 
 jester_health_status_t jester_health(void) { return JESTER_HEALTHY; }
 
-static const char *error_name(jester_error_t error) {
-    switch (error) {
-    case JESTER_ERROR_PERMISSION_DENIED: return "permission-denied";
-    case JESTER_ERROR_INVALID_ARGUMENT: return "invalid-argument";
-    case JESTER_ERROR_NOT_FOUND: return "not-found";
-    case JESTER_ERROR_LIMIT_EXCEEDED: return "limit-exceeded";
-    case JESTER_ERROR_UNAVAILABLE: return "unavailable";
-    default: return "internal";
-    }
-}
-
 static jester_result_t probe(void) {
     jester_buffer_t out = {0};
     uint64_t wall = 0, first = 0, second = 0;
@@ -39,14 +28,14 @@ static jester_result_t probe(void) {
         /* After 2020-01-01 in nanoseconds. */
         jester_buffer_append_cstr(&out, wall > 1577836800000000000ull ? "ok" : "implausible");
     } else {
-        jester_buffer_append_cstr(&out, error_name(error));
+        jester_buffer_append_cstr(&out, jester_error_name(error));
     }
 
     jester_buffer_append_cstr(&out, " monotonic=");
     if (jester_clock_monotonic_now(&first, &error) && jester_clock_monotonic_now(&second, &error)) {
         jester_buffer_append_cstr(&out, second >= first ? "ok" : "backwards");
     } else {
-        jester_buffer_append_cstr(&out, error_name(error));
+        jester_buffer_append_cstr(&out, jester_error_name(error));
     }
 
     jester_buffer_append_cstr(&out, " random=");
@@ -55,7 +44,7 @@ static jester_result_t probe(void) {
         jester_buffer_append_hex(&out, random.ptr, random.len);
         jester_bytes_free(&random);
     } else {
-        jester_buffer_append_cstr(&out, error_name(error));
+        jester_buffer_append_cstr(&out, jester_error_name(error));
     }
 
     jester_string_list_t keys = jester_config_keys();

@@ -24,12 +24,6 @@ int32_t jester_init(void) {
     return jester_init_ok();
 }
 
-static const char *error_name(jester_error_t error) {
-    static const char *names[] = {"permission-denied", "invalid-argument", "not-found",
-                                  "limit-exceeded", "unavailable", "internal"};
-    return error < 6 ? names[error] : "internal";
-}
-
 static jester_result_t probe(void) {
     uint64_t wall = 0, first = 0, second = 0;
     jester_error_t error = JESTER_ERROR_INTERNAL;
@@ -38,19 +32,19 @@ static jester_result_t probe(void) {
     if (jester_clock_wall_now(&wall, &error)) {
         strcpy(wall_text, wall > 1577836800000000000ull ? "ok" : "implausible");
     } else {
-        strcpy(wall_text, error_name(error));
+        strcpy(wall_text, jester_error_name(error));
     }
     if (jester_clock_monotonic_now(&first, &error) && jester_clock_monotonic_now(&second, &error)) {
         strcpy(monotonic_text, second >= first ? "ok" : "backwards");
     } else {
-        strcpy(monotonic_text, error_name(error));
+        strcpy(monotonic_text, jester_error_name(error));
     }
     jester_bytes_t random;
     if (jester_random_bytes(16, &random, &error)) {
         for (size_t i = 0; i < random.len; i++) snprintf(random_text + 2 * i, 3, "%02x", random.ptr[i]);
         jester_bytes_free(&random);
     } else {
-        strcpy(random_text, error_name(error));
+        strcpy(random_text, jester_error_name(error));
     }
     jester_string_list_t keys = jester_config_keys();
     size_t key_count = keys.len;

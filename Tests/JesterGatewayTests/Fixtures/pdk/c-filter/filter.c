@@ -16,17 +16,6 @@
 #define JESTER_IMPLEMENTATION
 #include "jester_http_filter.h"
 
-static const char *error_name(jester_error_t error) {
-    switch (error) {
-    case JESTER_ERROR_PERMISSION_DENIED: return "permission-denied";
-    case JESTER_ERROR_INVALID_ARGUMENT: return "invalid-argument";
-    case JESTER_ERROR_NOT_FOUND: return "not-found";
-    case JESTER_ERROR_LIMIT_EXCEEDED: return "limit-exceeded";
-    case JESTER_ERROR_UNAVAILABLE: return "unavailable";
-    default: return "internal";
-    }
-}
-
 /* The tag from config, appended to `buffer`. */
 static void append_tag(jester_buffer_t *buffer) {
     jester_string_t tag;
@@ -96,7 +85,7 @@ jester_action_t jester_on_request(jester_request_t request, jester_response_t re
         jester_buffer_append_hex(&hex, random.ptr, random.len);
         jester_bytes_free(&random);
     } else {
-        jester_buffer_append_cstr(&hex, error_name(error));
+        jester_buffer_append_cstr(&hex, jester_error_name(error));
     }
     set_request_header(request, "x-pdk-random", &hex);
     jester_request_remove_header(request, "x-secret");
@@ -121,7 +110,7 @@ jester_action_t jester_on_response(jester_request_t request, jester_response_t r
 
     uint64_t now = 0;
     jester_error_t error = JESTER_ERROR_INTERNAL;
-    jester_response_set_header(response, "x-pdk-clock", jester_clock_wall_now(&now, &error) ? "ok" : error_name(error));
+    jester_response_set_header(response, "x-pdk-clock", jester_clock_wall_now(&now, &error) ? "ok" : jester_error_name(error));
 
     jester_string_list_t names = jester_response_header_names(response);
     jester_buffer_t count = {0};
