@@ -168,7 +168,7 @@ let package = Package(
         .testTarget(
             name: "JesterGatewayTests",
             dependencies: [
-                "JesterGateway", "JesterConfig", "JesterTesting", "JesterRuntime", "JesterManifest",
+                "JesterGateway", "JesterConfig", "JesterTesting", "JesterRuntime", "JesterManifest", "JesterToolchain",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -184,6 +184,12 @@ let package = Package(
         .testTarget(
             name: "JesterCLITests",
             dependencies: ["JesterCLI", "JesterTesting", "JesterRuntime", "JesterManifest"],
+            exclude: ["Fixtures"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "JesterToolchainTests",
+            dependencies: ["JesterToolchain", "JesterTesting"],
             swiftSettings: strictSettings
         ),
     ]

@@ -160,36 +160,68 @@ struct CheckCommand: AsyncParsableCommand {
 struct BuildCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "build",
-        abstract: "Build a plugin directory (Embedded Swift or C) into its .wasm module.",
+        abstract: "Build a plugin directory (Embedded Swift, C or Rust) into its .wasm module.",
         discussion: """
             Builds the module the manifest names, with exactly the exports the manifest declares \
-            (\"exports\" in plugin.json) and checks the result. Needs the Swift 6.3 toolchain (swiftc, clang and \
-            wasm-ld).
+            (\"exports\" in plugin.json), checks that the module has them, then writes the module's \
+            SHA-256 into plugin.json (\"sha256\"; the other keys stay as they are). A rebuilt module \
+            invalidates a \"signature\": it is removed, and the plugin must be signed again.
 
-            Embedded Swift: compiles every .swift file in the directory together with the Swift PDK \
+            The language is found from the directory:
+
+            Rust, when it has Cargo.toml, src/lib.rs or lib.rs: compiles the Rust PDK (pdk/rust) and \
+            the crate root (src/lib.rs, else lib.rs) with plain rustc for wasm32-unknown-unknown, as a \
+            cdylib with panic=abort (no cargo: Cargo.toml's dependencies are not read, only its \
+            edition). Needs a rustc with the wasm32-unknown-unknown standard library (Debian: rustc, \
+            libstd-rust-dev-wasm32, lld-14); the first such rustc of JESTER_RUSTC, PATH, \
+            /usr/bin/rustc is used.
+
+            Embedded Swift, when it has .swift files: compiles them together with the Swift PDK \
             (pdk/swift) for wasm32-unknown-none-wasm, taking the PDK's file for each declared export \
             (handle, on-request, on-response), so a filter has no handle and a handler no on-request.
 
-            C: compiles every .c file in the directory with clang --target=wasm32, freestanding (no C \
-            library), with pdk/c on the include path (jester_http_filter.h).
+            C, when it has .c files: compiles them with the Swift toolchain's clang --target=wasm32, \
+            freestanding (no C library), with pdk/c on the include path (jester_handler.h, \
+            jester_http_filter.h). With --libc, with the C library instead: clang for wasm32-wasi and \
+            wasi-libc (Debian: clang-14, lld-14, wasi-libc, libclang-rt-14-dev-wasm32; or WASI_SDK_PATH), \
+            in WASI's reactor model.
+
+            Builds are optimised for size by default, keeping function names for traces; --release \
+            also strips them, --debug builds without optimisation and with debug info.
 
             Examples:
               jester plugin build examples/hello
-              jester plugin build examples/filters/header-rewrite
+              jester plugin build examples/filters/header-rewrite --release
               jester plugin build examples/filters/redact-json
+              jester plugin build my-c-plugin --libc
+              jester plugin build my-rust-plugin
             """
     )
 
-    @Argument(help: "The plugin directory (with plugin.json and .swift or .c sources).")
+    @Argument(help: "The plugin directory (with plugin.json and .swift, .c or Rust sources).")
     var directory: String = "."
 
-    @Flag(help: "Build without optimisation (faster to compile, larger module).")
+    @Flag(help: "Build optimised and stripped of names and debug info (the smallest module).")
+    var release = false
+
+    @Flag(help: "Build without optimisation, with debug info (faster to compile, larger module).")
     var debug = false
+
+    @Flag(help: "C only: build with the C library (wasi-libc, wasm32-wasi) instead of freestanding.")
+    var libc = false
 
     @Option(help: "The Jester source tree holding pdk/ (default: found from the plugin directory upwards, or JESTER_HOME).")
     var pdkRoot: String?
 
+    /// The languages `jester plugin build` builds.
+    enum Language: String {
+        case swift = "Embedded Swift"
+        case c = "C"
+        case rust = "Rust"
+    }
+
     func run() async throws {
+        guard !(release && debug) else { throw ValidationError("--release and --debug exclude each other") }
         let manifestPath = (directory as NSString).appendingPathComponent("plugin.json")
         let manifest = try PluginBundle.readManifest(manifestPath)
         let output = (directory as NSString).appendingPathComponent(manifest.module ?? "plugin.wasm")
@@ -200,33 +232,105 @@ struct BuildCommand: AsyncParsableCommand {
                 such as {"name": "handle", "kind": "handler"} or {"name": "on-request", "kind": "http-filter"}
                 """)
         }
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
-        let swiftSources = files.filter { $0.hasSuffix(".swift") }.map { (directory as NSString).appendingPathComponent($0) }
-        let cSources = files.filter { $0.hasSuffix(".c") }.map { (directory as NSString).appendingPathComponent($0) }
-        guard !swiftSources.isEmpty || !cSources.isEmpty else {
-            throw Failure(message: "\(directory) has no .swift or .c sources; `jester plugin build` builds Embedded Swift and C plugins (other languages: see docs/abi.md)")
-        }
-        guard swiftSources.isEmpty || cSources.isEmpty else {
-            throw Failure(message: "\(directory) has both .swift and .c sources; `jester plugin build` builds one language per plugin (for a mix, build by hand: see docs/abi.md)")
+        let (language, sources) = try Self.sources(in: directory)
+        guard !libc || language == .c else {
+            throw ValidationError("--libc is for C plugins; \(directory) is \(language.rawValue)")
         }
         guard let root = pdkRoot ?? SourceTree.root(from: directory) else {
             throw Failure(message: SourceTree.notFound)
         }
-        let toolchain = try GuestToolchain()
+        let optimize = !debug
         let result: GuestBuildResult
-        if !swiftSources.isEmpty {
+        switch language {
+        case .swift:
             let pdk = GuestToolchain.swiftPDKSources(root: root, exports: exports)
             guard !pdk.isEmpty else { throw Failure(message: "\(root)/pdk/swift has no sources") }
-            result = try toolchain.buildEmbeddedSwift(sources: pdk + swiftSources, output: output, exports: exports, optimize: !debug)
-        } else {
+            result = try GuestToolchain().buildEmbeddedSwift(
+                sources: pdk + sources, output: output, exports: exports, optimize: optimize, strip: release)
+        case .c:
             guard let include = GuestToolchain.cPDKIncludeDirectory(root: root) else {
                 throw Failure(message: "\(root)/pdk/c does not exist; pass --pdk-root with the Jester source tree")
             }
-            result = try toolchain.buildC(sources: cSources, output: output, includeDirectories: [include], optimize: !debug)
+            if libc {
+                result = try WASICToolchain().buildC(
+                    sources: sources, output: output, includeDirectories: [include], optimize: optimize, strip: release)
+            } else {
+                result = try GuestToolchain().buildC(
+                    sources: sources, output: output, includeDirectories: [include], optimize: optimize, strip: release)
+            }
+        case .rust:
+            guard let pdk = RustToolchain.rustPDKSource(root: root) else {
+                throw Failure(message: "\(root)/pdk/rust/src/lib.rs does not exist; pass --pdk-root with the Jester source tree")
+            }
+            result = try RustToolchain().buildRust(
+                crateRoot: sources[0], pdkSource: pdk, output: output, crateName: RustToolchain.crateName(forPluginID: manifest.id),
+                edition: Self.cargoEdition(in: directory) ?? "2021", optimize: optimize, strip: release)
         }
         if !result.diagnostics.isEmpty { Console.error(result.diagnostics) }
         try Self.checkExports(of: output, declared: manifest.exports)
         Console.out("built \(output) (\(result.byteCount) bytes)")
+        try Self.recordDigest(of: output, in: manifestPath)
+    }
+
+    /// The plugin's language and sources: for Rust, the crate root alone.
+    static func sources(in directory: String) throws -> (Language, [String]) {
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+        let swift = files.filter { $0.hasSuffix(".swift") }.map { (directory as NSString).appendingPathComponent($0) }
+        let c = files.filter { $0.hasSuffix(".c") }.map { (directory as NSString).appendingPathComponent($0) }
+        let rustRoot = RustToolchain.crateRoot(ofPluginDirectory: directory)
+        let isRust = rustRoot != nil || files.contains("Cargo.toml")
+        let found = [(Language.swift, !swift.isEmpty), (.c, !c.isEmpty), (.rust, isRust)].filter(\.1).map(\.0)
+        guard found.count == 1, let language = found.first else {
+            if found.isEmpty {
+                throw Failure(message: "\(directory) has no .swift or .c sources and no Rust crate (Cargo.toml, src/lib.rs); `jester plugin build` builds Embedded Swift, C and Rust plugins (other languages: see docs/abi.md and docs/wit-bindgen.md)")
+            }
+            throw Failure(message: "\(directory) has \(found.map(\.rawValue).joined(separator: " and ")) sources; `jester plugin build` builds one language per plugin (for a mix, build by hand: see docs/abi.md)")
+        }
+        switch language {
+        case .swift: return (language, swift)
+        case .c: return (language, c)
+        case .rust:
+            guard let rustRoot else {
+                throw Failure(message: "\(directory) has a Cargo.toml but no src/lib.rs (or lib.rs): a Jester plugin is a library crate")
+            }
+            return (language, [rustRoot])
+        }
+    }
+
+    /// The `edition` of Cargo.toml's `[package]`, if the directory has one that says.
+    static func cargoEdition(in directory: String) -> String? {
+        guard let text = try? String(contentsOfFile: (directory as NSString).appendingPathComponent("Cargo.toml"), encoding: .utf8) else {
+            return nil
+        }
+        var section = ""
+        for line in text.split(whereSeparator: \.isNewline).map({ $0.trimmingCharacters(in: .whitespaces) }) {
+            if line.hasPrefix("[") { section = line }
+            guard section == "[package]", line.hasPrefix("edition") else { continue }
+            let value = line.split(separator: "=", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces) ?? ""
+            let edition = value.trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+            if ["2015", "2018", "2021"].contains(edition) { return edition }
+        }
+        return nil
+    }
+
+    /// Writes the module's SHA-256 into the manifest, dropping a signature the rebuild
+    /// invalidated, and says what it did.
+    static func recordDigest(of module: String, in manifestPath: String) throws {
+        guard let wasm = FileManager.default.contents(atPath: module),
+            let text = FileManager.default.contents(atPath: manifestPath)
+        else { throw Failure(message: "\(module) or \(manifestPath) cannot be read after the build") }
+        let digest = PluginBundle.sha256(of: [UInt8](wasm))
+        let update = try ManifestDigestUpdate(manifest: String(decoding: text, as: UTF8.self), sha256: digest, file: manifestPath)
+        guard let json = update.json else { return }
+        do {
+            try json.write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        } catch {
+            throw Failure(message: "cannot update \(manifestPath): \(error)")
+        }
+        Console.out("updated \(manifestPath): sha256 \(digest)")
+        if update.removedSignature {
+            Console.error("note: removed the signature from \(manifestPath): it signed the previous module; sign the plugin again")
+        }
     }
 
     /// Fails unless the module exports every function the manifest declares, and `memory` and
@@ -249,8 +353,9 @@ struct BuildCommand: AsyncParsableCommand {
         guard missing.isEmpty else {
             throw Failure(message: """
                 built \(path), but it does not export \(missing.joined(separator: ", ")), which plugin.json needs: \
-                in Swift, implement the hook of each declared export in an extension of Plugin; in C, define each \
-                with JESTER_EXPORT("NAME") (see pdk/c/jester_http_filter.h)
+                in Swift, implement the hook of each declared export in an extension of Plugin; in C, define it \
+                (jester_handle, jester_on_request, ...: see pdk/c/README.md); in Rust, name it in \
+                jester_pdk::handler! or jester_pdk::http_filter! (see pdk/rust/README.md)
                 """)
         }
     }

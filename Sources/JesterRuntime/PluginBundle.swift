@@ -1,4 +1,5 @@
 public import JesterManifest
+import Crypto
 import Foundation
 
 /// A plugin as files: a manifest and its module, found from a directory, a manifest or a `.wasm`.
@@ -49,6 +50,14 @@ public struct PluginBundle: Sendable {
             return PluginBundle(manifest: manifest, wasm: wasm, manifestPath: nil, modulePath: path)
         }
         return try fromManifest(path, maxModuleBytes: maxModuleBytes)
+    }
+
+    /// The SHA-256 of a module as the manifest's `sha256` holds it: 64 lower-case hex digits.
+    public static func sha256(of wasm: [UInt8]) -> String {
+        SHA256.hash(data: wasm).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
     }
 
     /// Reads and decodes a manifest file, with every problem listed.

@@ -67,7 +67,8 @@ final class PluginInstance: @unchecked Sendable {
     var lastFuelUsed: UInt64 = 0
 
     /// Creates and initialises an instance: links imports, runs the start function, then
-    /// `_initialize` (WASI reactors) and `init` (jester ABI), all within `budget`.
+    /// `_initialize` (WASI reactors, and jester-ABI modules built as reactors, such as C with
+    /// wasi-libc, so their constructors run) and `init` (jester ABI), all within `budget`.
     init(image: PluginImage, budget: CallBudget, environment: [(name: String, value: String)]? = nil) throws {
         self.image = image
         store = Store(engine: image.host.engine)
@@ -107,7 +108,9 @@ final class PluginInstance: @unchecked Sendable {
         context.memory = instance?.exports[memory: "memory"]
         context.realloc = instance?.exports[function: "cabi_realloc"]
         do {
-            if image.info.abi == .wasiReactor, let initialize = function("_initialize") {
+            // The reactor model: `_initialize` runs once, before any other export (as
+            // `wasm-tools component new` arranges for components too).
+            if image.info.abi == .wasiReactor || image.info.abi == .jester, let initialize = function("_initialize") {
                 _ = try invoke(initialize, [], export: "_initialize", budget: budget)
             }
             if image.info.abi == .jester, image.info.functionExport(named: "init") != nil {

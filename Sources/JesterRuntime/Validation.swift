@@ -1,5 +1,4 @@
 public import JesterManifest
-import Crypto
 import JesterWASI
 import WasmKit
 
@@ -81,10 +80,7 @@ extension PluginHost {
             report.add(.error, "module-too-large", "the module is \(wasm.count) bytes, over the limit of \(limits.maxModuleBytes); raise limits.max_module_bytes or shrink the module (strip debug info, build with -Osize)")
             return
         }
-        let digest = SHA256.hash(data: wasm).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        let digest = PluginBundle.sha256(of: wasm)
         report.sha256 = digest
         if let expected = manifest.sha256 {
             if expected != digest {

@@ -5,11 +5,12 @@ extension GuestToolchain {
     /// `clang --target=wasm32 -ffreestanding -c`, then links them with its `wasm-ld --no-entry`
     /// into the core WebAssembly module `output`.
     ///
-    /// The guest brings what it needs from a C library itself: `pdk/c/jester_http_filter.h`
-    /// provides the allocator, `cabi_realloc`, `memcpy`, `memmove`, `memset` and `memcmp` in the
-    /// one source that defines `JESTER_IMPLEMENTATION` before including it. Functions are
-    /// exported by the `export_name` attribute (the header's `JESTER_EXPORT("on-request")`), so
-    /// export names need not be C identifiers.
+    /// The guest brings what it needs from a C library itself: the C PDK (`pdk/c/jester.h`,
+    /// included by `jester_handler.h` and `jester_http_filter.h`) provides the allocator,
+    /// `cabi_realloc`, `memcpy`, `memmove`, `memset`, `memcmp` and `strlen` in the one source that
+    /// defines `JESTER_IMPLEMENTATION` before including it. Functions are exported by the
+    /// `export_name` attribute (the header's `JESTER_EXPORT("on-request")`), so export names need
+    /// not be C identifiers. For a guest that wants the C library, see ``WASICToolchain``.
     ///
     /// ```swift
     /// let result = try toolchain.buildC(
@@ -24,28 +25,21 @@ extension GuestToolchain {
     ///   - includeDirectories: Passed as `-I`, such as ``cPDKIncludeDirectory(root:)``.
     ///   - exports: Symbols to export besides those marked `export_name` (`--export=NAME`).
     ///   - optimize: `-Os` and `--strip-debug` when `true` (the default); `-O0 -g` when `false`.
+    ///   - strip: `--strip-all` instead of `--strip-debug` (no name or producers section).
     /// - Throws: ``GuestBuildError``, with clang's output when it failed.
     public func buildC(
         sources: [String],
         output: String,
         includeDirectories: [String] = [],
         exports: [String] = [],
-        optimize: Bool = true
+        optimize: Bool = true,
+        strip: Bool = false
     )
         throws(GuestBuildError) -> GuestBuildResult
     {
-        guard !sources.isEmpty else { throw .noSources() }
-        for source in sources where !FileManager.default.fileExists(atPath: source) || Self.isDirectory(source) {
-            throw .sourceNotFound(source)
-        }
+        try Self.checkSources(sources)
         let exportNames = try Self.checkedExportNames(exports)
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("jester-guest-\(UUID().uuidString)", isDirectory: true)
-        do {
-            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        } catch {
-            throw .outputFailed(scratch.path, reason: "\(error)")
-        }
+        let scratch = try Self.makeScratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
 
         var commands: [[String]] = []
@@ -61,7 +55,7 @@ extension GuestToolchain {
                     object: object,
                     optimize: optimize
                 )
-            let compiled = try run(compile, tool: "clang")
+            let compiled = try Self.run(compile, tool: "clang")
             commands.append(compile)
             diagnostics.append(compiled.output)
             guard compiled.status == 0 else {
@@ -78,21 +72,15 @@ extension GuestToolchain {
         let outputURL = try Self.prepareOutput(output)
         let link =
             [wasmLD]
-            + cLinkerArguments(objects: objects, output: outputURL.path, exports: exportNames, optimize: optimize)
-        let linked = try run(link, tool: "wasm-ld")
+            + Self.wasmLDArguments(exports: exportNames, optimize: optimize, strip: strip) + objects
+            + ["-o", outputURL.path]
+        let linked = try Self.run(link, tool: "wasm-ld")
         commands.append(link)
         diagnostics.append(linked.output)
         guard linked.status == 0 else {
             throw .linkFailed(status: linked.status, output: linked.output, hint: Self.cHint(linked.output))
         }
-        let size = try Self.outputSize(outputURL)
-        return GuestBuildResult(
-            output: outputURL.path,
-            byteCount: size,
-            diagnostics: diagnostics.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-                .filter { !$0.isEmpty }.joined(separator: "\n"),
-            commands: commands
-        )
+        return try GuestBuildResult(written: outputURL, toolOutputs: diagnostics, commands: commands)
     }
 
     /// `clang` arguments that compile one source into a wasm32 object, freestanding (without the
@@ -111,26 +99,23 @@ extension GuestToolchain {
         return arguments
     }
 
-    /// `wasm-ld` arguments for a C guest (without the tool itself): no entry point, the stack
-    /// first, no C library or compiler runtime.
-    func cLinkerArguments(objects: [String], output: String, exports: [String], optimize: Bool) -> [String] {
-        var arguments = ["--no-entry"]
-        arguments += exports.map { "--export=\($0)" }
-        arguments += ["--stack-first", "-z", "stack-size=\(Self.guestStackSize)"]
-        if optimize { arguments.append("--strip-debug") }
-        arguments += objects
-        arguments += ["-o", output]
-        return arguments
-    }
-
     static func cHint(_ output: String) -> String? {
-        if output.contains("jester_http_filter.h' file not found") {
+        if output.contains("jester_http_filter.h' file not found") || output.contains("jester_handler.h' file not found")
+            || output.contains("jester.h' file not found")
+        {
             return "pass the C PDK's directory (pdk/c) in includeDirectories"
+        }
+        if let header = ["stdio.h", "stdlib.h", "string.h", "strings.h", "ctype.h", "math.h", "time.h", "errno.h"]
+            .first(where: { output.contains("'\($0)' file not found") })
+        {
+            return "a freestanding guest has no C library, so <\(header)> does not exist: build with the C library "
+                + "(`jester plugin build --libc`, WASICToolchain: clang for wasm32-wasi with wasi-libc), or do without it"
         }
         if output.contains("undefined symbol") {
             return "the module needs a function no source defines; a freestanding guest has no C library: "
-                + "define JESTER_IMPLEMENTATION in one source before including jester_http_filter.h "
-                + "for the allocator and memcpy, memmove, memset and memcmp"
+                + "define JESTER_IMPLEMENTATION in one source before including jester_handler.h or jester_http_filter.h "
+                + "for the allocator and memcpy, memmove, memset, memcmp and strlen, or build with the C library "
+                + "(`jester plugin build --libc`)"
         }
         return nil
     }

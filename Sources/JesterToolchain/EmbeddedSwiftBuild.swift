@@ -10,6 +10,15 @@ public struct GuestBuildResult: Sendable {
     public let diagnostics: String
     /// The commands that ran, each as the tool's path followed by its arguments.
     public let commands: [[String]]
+
+    /// The result for a module a build just wrote at `outputURL`, with what each tool printed.
+    init(written outputURL: URL, toolOutputs: [String], commands: [[String]]) throws(GuestBuildError) {
+        self.output = outputURL.path
+        self.byteCount = try GuestToolchain.outputSize(outputURL)
+        self.diagnostics = toolOutputs.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            .filter { !$0.isEmpty }.joined(separator: "\n")
+        self.commands = commands
+    }
 }
 
 extension GuestToolchain {
@@ -31,33 +40,27 @@ extension GuestToolchain {
     ///     `["on-request", "on-response"]`. Functions
     ///     marked `@_expose(wasm, ...)` in the sources (as the PDK's are) are exported anyway.
     ///   - optimize: `-Osize` and `--strip-debug` when `true` (the default); `-Onone` when `false`.
+    ///   - strip: `--strip-all` instead of `--strip-debug`: no name section either, so traps show
+    ///     function indexes, not names (`jester plugin build --release`).
     /// - Throws: ``GuestBuildError``, with the compiler's or linker's output when one failed.
     public func buildEmbeddedSwift(
         sources: [String],
         output: String,
         exports: [String],
-        optimize: Bool = true
+        optimize: Bool = true,
+        strip: Bool = false
     )
         throws(GuestBuildError) -> GuestBuildResult
     {
-        guard !sources.isEmpty else { throw .noSources() }
-        for source in sources where !FileManager.default.fileExists(atPath: source) || Self.isDirectory(source) {
-            throw .sourceNotFound(source)
-        }
+        try Self.checkSources(sources)
         let exportNames = try Self.checkedExportNames(exports + ["cabi_realloc"])
 
-        let scratch = FileManager.default.temporaryDirectory
-            .appendingPathComponent("jester-guest-\(UUID().uuidString)", isDirectory: true)
-        do {
-            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        } catch {
-            throw .outputFailed(scratch.path, reason: "\(error)")
-        }
+        let scratch = try Self.makeScratchDirectory()
         defer { try? FileManager.default.removeItem(at: scratch) }
         let object = scratch.appendingPathComponent("guest.o").path
 
         let compile = [swiftc] + compilerArguments(sources: sources, object: object, optimize: optimize)
-        let compiled = try run(compile, tool: "swiftc")
+        let compiled = try Self.run(compile, tool: "swiftc")
         guard compiled.status == 0 else {
             throw .compileFailed(
                 status: compiled.status,
@@ -69,23 +72,14 @@ extension GuestToolchain {
 
         let outputURL = try Self.prepareOutput(output)
         let link =
-            [wasmLD] + linkerArguments(object: object, output: outputURL.path, exports: exportNames, optimize: optimize)
-        let linked = try run(link, tool: "wasm-ld")
+            [wasmLD]
+            + linkerArguments(object: object, output: outputURL.path, exports: exportNames, optimize: optimize, strip: strip)
+        let linked = try Self.run(link, tool: "wasm-ld")
         guard linked.status == 0 else {
             throw .linkFailed(status: linked.status, output: linked.output, hint: Self.linkHint(linked.output))
         }
 
-        let size = try Self.outputSize(outputURL)
-        let diagnostics = [compiled.output, linked.output]
-            .map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
-            .filter { !$0.isEmpty }
-            .joined(separator: "\n")
-        return GuestBuildResult(
-            output: outputURL.path,
-            byteCount: size,
-            diagnostics: diagnostics,
-            commands: [compile, link]
-        )
+        return try GuestBuildResult(written: outputURL, toolOutputs: [compiled.output, linked.output], commands: [compile, link])
     }
 
     // MARK: Internals
@@ -110,11 +104,8 @@ extension GuestToolchain {
     }
 
     /// `wasm-ld` arguments (without the tool itself).
-    func linkerArguments(object: String, output: String, exports: [String], optimize: Bool) -> [String] {
-        var arguments = ["--no-entry"]
-        arguments += exports.map { "--export=\($0)" }
-        arguments += ["--stack-first", "-z", "stack-size=\(Self.guestStackSize)"]
-        if optimize { arguments.append("--strip-debug") }
+    func linkerArguments(object: String, output: String, exports: [String], optimize: Bool, strip: Bool = false) -> [String] {
+        var arguments = Self.wasmLDArguments(exports: exports, optimize: optimize, strip: strip)
         arguments.append(object)
         // Unicode tables for String comparison and hashing; only the parts used are linked.
         let unicodeTables = Self.join(embeddedWasmLibraryDirectory, "libswiftUnicodeDataTables.a")
@@ -195,9 +186,43 @@ extension GuestToolchain {
         }
     }
 
+    /// `wasm-ld` arguments every guest shares (without the tool, objects and output): no entry
+    /// point, the exports, the stack first, and what to strip.
+    static func wasmLDArguments(exports: [String], optimize: Bool, strip: Bool) -> [String] {
+        var arguments = ["--no-entry"]
+        arguments += exports.map { "--export=\($0)" }
+        arguments += ["--stack-first", "-z", "stack-size=\(guestStackSize)"]
+        if strip {
+            arguments.append("--strip-all")
+        } else if optimize {
+            arguments.append("--strip-debug")
+        }
+        return arguments
+    }
+
+    /// Fails unless there are sources and each is a file.
+    static func checkSources(_ sources: [String]) throws(GuestBuildError) {
+        guard !sources.isEmpty else { throw .noSources() }
+        for source in sources where !FileManager.default.fileExists(atPath: source) || isDirectory(source) {
+            throw .sourceNotFound(source)
+        }
+    }
+
+    /// A fresh directory for intermediate files; the caller removes it.
+    static func makeScratchDirectory() throws(GuestBuildError) -> URL {
+        let scratch = FileManager.default.temporaryDirectory
+            .appendingPathComponent("jester-guest-\(UUID().uuidString)", isDirectory: true)
+        do {
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        } catch {
+            throw .outputFailed(scratch.path, reason: "\(error)")
+        }
+        return scratch
+    }
+
     /// Runs `command` (tool path, then arguments) without a shell and returns its exit status
     /// and everything it printed.
-    func run(_ command: [String], tool: String) throws(GuestBuildError) -> (status: Int32, output: String) {
+    static func run(_ command: [String], tool: String) throws(GuestBuildError) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())

@@ -27,7 +27,8 @@ public struct GuestBuildError: Error, CustomStringConvertible, Sendable {
         self.toolOutput = toolOutput
     }
 
-    /// Whether the build stopped because a tool (swiftc, wasm-ld or clang) was not found.
+    /// Whether the build stopped because a tool (swiftc, wasm-ld, clang, or rustc with the wasm32
+    /// target) was not found.
     public var isToolMissing: Bool { code == .toolNotFound }
 
     /// Whether the compiler or linker ran and rejected the input; ``toolOutput`` says why.
@@ -45,6 +46,26 @@ public struct GuestBuildError: Error, CustomStringConvertible, Sendable {
             "\(tool) not found; looked in \(places). Install Swift 6.3 from swift.org (its toolchain has "
                 + "swiftc, wasm-ld, clang and the Embedded Swift library for wasm32), or set "
                 + "\(GuestToolchain.environmentVariable) to the toolchain's directory (the one holding usr/bin/swiftc)."
+        )
+    }
+
+    static func rustNotFound(candidates: [String]) -> GuestBuildError {
+        let found = candidates.isEmpty ? "no rustc was found" : "found " + candidates.joined(separator: "; ")
+        return GuestBuildError(
+            .toolNotFound,
+            "no rustc with the \(RustToolchain.target) standard library: \(found). Install Debian's rustc and "
+                + "libstd-rust-dev-wasm32 (apt-get install rustc libstd-rust-dev-wasm32), or run "
+                + "`rustup target add \(RustToolchain.target)`, or set \(RustToolchain.environmentVariable) to a rustc that has it."
+        )
+    }
+
+    static func wasiCNotFound(searched: [String]) -> GuestBuildError {
+        let places = searched.isEmpty ? "nothing" : searched.joined(separator: "; ")
+        return GuestBuildError(
+            .toolNotFound,
+            "no clang for wasm32-wasi with wasi-libc; looked at \(places). Install Debian's clang-14, lld-14, wasi-libc "
+                + "and libclang-rt-14-dev-wasm32, or set WASI_SDK_PATH to a wasi-sdk, or set "
+                + "\(WASICToolchain.environmentVariable) (a clang) and \(WASICToolchain.sysrootVariable) (its WASI sysroot)."
         )
     }
 
@@ -67,6 +88,14 @@ public struct GuestBuildError: Error, CustomStringConvertible, Sendable {
         )
     }
 
+    static func invalidCrateName(_ name: String) -> GuestBuildError {
+        GuestBuildError(
+            .invalidExport,
+            "invalid crate name \"\(name)\": use a Rust identifier (letters, digits and _), such as my_plugin "
+                + "(RustToolchain.crateName(forPluginID:) makes one from a plugin id)"
+        )
+    }
+
     static func launchFailed(_ tool: String, path: String, reason: String) -> GuestBuildError {
         GuestBuildError(
             .launchFailed,
@@ -83,6 +112,12 @@ public struct GuestBuildError: Error, CustomStringConvertible, Sendable {
 
     static func cCompileFailed(status: Int32, sources: Int, output: String, hint: String?) -> GuestBuildError {
         var message = "clang failed (exit \(status)) building \(sources) C source file(s) for wasm32"
+        if let hint { message += "; \(hint)" }
+        return GuestBuildError(.compileFailed, message + ":", toolOutput: output)
+    }
+
+    static func rustCompileFailed(status: Int32, crateRoot: String, output: String, hint: String?) -> GuestBuildError {
+        var message = "rustc failed (exit \(status)) building \(crateRoot) for \(RustToolchain.target)"
         if let hint { message += "; \(hint)" }
         return GuestBuildError(.compileFailed, message + ":", toolOutput: output)
     }

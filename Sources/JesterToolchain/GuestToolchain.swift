@@ -108,8 +108,8 @@ public struct GuestToolchain: Sendable {
         return shared + exportFiles
     }
 
-    /// The C headers of the Jester PDK (`pdk/c`, holding `jester_http_filter.h`), for
-    /// `-I`, or `nil` when `root` has none.
+    /// The C headers of the Jester PDK (`pdk/c`: `jester.h`, `jester_handler.h`,
+    /// `jester_http_filter.h`), for `-I`, or `nil` when `root` has none.
     public static func cPDKIncludeDirectory(root: String) -> String? {
         let directory = join(root, "pdk/c")
         return isDirectory(directory) ? directory : nil

@@ -27,52 +27,6 @@
 #define MAX_FIELD_BYTES 256
 
 /* ------------------------------------------------------------------------------------------ */
-/* A growable byte buffer                                                                     */
-
-typedef struct buffer {
-    uint8_t *ptr;
-    size_t len;
-    size_t cap;
-    bool failed; /* out of memory: the contents are incomplete */
-} buffer_t;
-
-static void buffer_append(buffer_t *buffer, const void *data, size_t count) {
-    if (buffer->failed || count == 0) return;
-    if (buffer->len + count > buffer->cap) {
-        size_t cap = buffer->cap ? buffer->cap : 64;
-        while (cap < buffer->len + count) cap *= 2;
-        uint8_t *grown = (uint8_t *)jester_realloc(buffer->ptr, cap);
-        if (!grown) {
-            buffer->failed = true;
-            return;
-        }
-        buffer->ptr = grown;
-        buffer->cap = cap;
-    }
-    __builtin_memcpy(buffer->ptr + buffer->len, data, count);
-    buffer->len += count;
-}
-
-static void buffer_byte(buffer_t *buffer, uint8_t byte) { buffer_append(buffer, &byte, 1); }
-
-static void buffer_text(buffer_t *buffer, const char *text) { buffer_append(buffer, text, jester_cstr_len(text)); }
-
-static void buffer_number(buffer_t *buffer, size_t value) {
-    char digits[24];
-    size_t count = 0;
-    do {
-        digits[count++] = (char)('0' + value % 10);
-        value /= 10;
-    } while (value > 0);
-    while (count > 0) buffer_byte(buffer, (uint8_t)digits[--count]);
-}
-
-static void buffer_free(buffer_t *buffer) {
-    jester_free(buffer->ptr);
-    *buffer = (buffer_t){0};
-}
-
-/* ------------------------------------------------------------------------------------------ */
 /* JSON scanning                                                                              */
 
 static bool is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
@@ -226,22 +180,22 @@ static size_t decode_string(const uint8_t *json, size_t start, size_t end, uint8
 }
 
 /* Appends `text` as a JSON string literal, quotes included. */
-static void append_json_string(buffer_t *out, const uint8_t *text, size_t count) {
+static void append_json_string(jester_buffer_t *out, const uint8_t *text, size_t count) {
     static const char hex[] = "0123456789abcdef";
-    buffer_byte(out, '"');
+    jester_buffer_append_byte(out, '"');
     for (size_t i = 0; i < count; i++) {
         uint8_t c = text[i];
         if (c == '"' || c == '\\') {
-            buffer_byte(out, '\\');
-            buffer_byte(out, c);
+            jester_buffer_append_byte(out, '\\');
+            jester_buffer_append_byte(out, c);
         } else if (c < 0x20) {
             uint8_t escape[6] = {'\\', 'u', '0', '0', (uint8_t)hex[c >> 4], (uint8_t)hex[c & 15]};
-            buffer_append(out, escape, sizeof escape);
+            jester_buffer_append(out, escape, sizeof escape);
         } else {
-            buffer_byte(out, c);
+            jester_buffer_append_byte(out, c);
         }
     }
-    buffer_byte(out, '"');
+    jester_buffer_append_byte(out, '"');
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -333,8 +287,8 @@ static bool field_matches(const field_set_t *set, const uint8_t *name, size_t le
 /* Copies `json` to `out` with the value of every key in `fields` replaced by `replacement` (a
    JSON literal); returns how many values were replaced. `out` is only written when the count
    is not zero. */
-static size_t redact(const uint8_t *json, size_t count, const field_set_t *fields, const buffer_t *replacement,
-                     buffer_t *out) {
+static size_t redact(const uint8_t *json, size_t count, const field_set_t *fields, const jester_buffer_t *replacement,
+                     jester_buffer_t *out) {
     uint8_t key[MAX_FIELD_BYTES];
     size_t replaced = 0;
     size_t copied = 0; /* json[..copied) is in `out` already */
@@ -354,8 +308,8 @@ static size_t redact(const uint8_t *json, size_t count, const field_set_t *field
                 size_t value = skip_space(json, count, colon + 1);
                 if (value >= count) break;
                 size_t value_end = skip_value(json, count, value);
-                buffer_append(out, json + copied, value - copied);
-                buffer_append(out, replacement->ptr, replacement->len);
+                jester_buffer_append(out, json + copied, value - copied);
+                jester_buffer_append(out, replacement->ptr, replacement->len);
                 copied = value_end;
                 replaced++;
                 i = value_end;
@@ -364,7 +318,7 @@ static size_t redact(const uint8_t *json, size_t count, const field_set_t *field
         }
         i = end;
     }
-    if (replaced > 0) buffer_append(out, json + copied, count - copied);
+    if (replaced > 0) jester_buffer_append(out, json + copied, count - copied);
     return replaced;
 }
 
@@ -426,30 +380,30 @@ jester_action_t jester_on_response(jester_request_t request, jester_response_t r
 
     field_set_t fields;
     load_fields(&fields);
-    buffer_t replacement = {0};
+    jester_buffer_t replacement = {0};
     jester_string_t configured;
     if (jester_config_get("replacement", &configured)) {
         append_json_string(&replacement, (const uint8_t *)configured.ptr, configured.len);
         jester_string_free(&configured);
     } else {
-        buffer_text(&replacement, "\"[redacted]\"");
+        jester_buffer_append_cstr(&replacement, "\"[redacted]\"");
     }
 
-    buffer_t out = {0};
+    jester_buffer_t out = {0};
     size_t replaced = redact(body.ptr, body.len, &fields, &replacement, &out);
     if (out.failed || replacement.failed) __builtin_trap(); /* out of memory: never send it unredacted */
     if (replaced > 0) {
         jester_response_set_body(response, out.ptr, out.len);
-        buffer_t message = {0};
-        buffer_text(&message, "redact-json: replaced ");
-        buffer_number(&message, replaced);
-        buffer_text(&message, replaced == 1 ? " value" : " values");
-        if (!message.failed) jester_log_n(JESTER_LOG_DEBUG, (const char *)message.ptr, message.len);
-        buffer_free(&message);
+        jester_buffer_t message = {0};
+        jester_buffer_append_cstr(&message, "redact-json: replaced ");
+        jester_buffer_append_u64(&message, replaced);
+        jester_buffer_append_cstr(&message, replaced == 1 ? " value" : " values");
+        jester_log_buffer(JESTER_LOG_DEBUG, &message);
+        jester_buffer_free(&message);
     }
 
-    buffer_free(&out);
-    buffer_free(&replacement);
+    jester_buffer_free(&out);
+    jester_buffer_free(&replacement);
     jester_free(fields.storage);
     jester_bytes_free(&body);
     return JESTER_CONTINUE;
