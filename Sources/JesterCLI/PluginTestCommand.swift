@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import JesterGateway
 import JesterManifest
 import JesterRuntime
 import Logging
@@ -370,8 +371,7 @@ struct PluginTestCase {
 }
 
 /// A request and a response held in memory, as the `http` interface's resources, for
-/// `jester plugin test`. Accepts what the gateway accepts (header names are tokens, values have no
-/// line breaks, paths start with `/`).
+/// `jester plugin test`. Accepts what the gateway accepts (``HeaderNames``).
 final class TestMessages: HTTPFilterMessages {
     struct Message {
         var method = "GET"
@@ -396,33 +396,23 @@ final class TestMessages: HTTPFilterMessages {
         self.response = response
     }
 
-    private static func isToken(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { byte in
-            (0x21...0x7E).contains(byte) && !"\"(),/:;<=>?@[\\]{}".utf8.contains(byte)
-        }
-    }
-
-    private static func isValue(_ text: String) -> Bool {
-        !text.utf8.contains { $0 == 0x0A || $0 == 0x0D || $0 == 0 }
-    }
-
     var method: String { request.method }
     func setMethod(_ method: String) -> Bool {
-        guard Self.isToken(method) else { return false }
+        guard HeaderNames.isToken(method) else { return false }
         request.method = method
         return true
     }
 
     var path: String { request.path }
     func setPath(_ path: String) -> Bool {
-        guard path.hasPrefix("/"), !path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else { return false }
+        guard HeaderNames.isPath(path) else { return false }
         request.path = path
         return true
     }
 
     var query: String { request.query }
     func setQuery(_ query: String) -> Bool {
-        guard !query.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "#") }) else { return false }
+        guard HeaderNames.isQuery(query) else { return false }
         request.query = query
         return true
     }
@@ -452,7 +442,7 @@ final class TestMessages: HTTPFilterMessages {
     }
 
     func setHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool {
-        guard Self.isToken(name), Self.isValue(value) else { return false }
+        guard HeaderNames.isToken(name), HeaderNames.isValue(value) else { return false }
         edit(message) { target in
             target.headers.removeAll { $0.0.lowercased() == name.lowercased() }
             target.headers.append((name, value))
@@ -461,7 +451,7 @@ final class TestMessages: HTTPFilterMessages {
     }
 
     func addHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool {
-        guard Self.isToken(name), Self.isValue(value) else { return false }
+        guard HeaderNames.isToken(name), HeaderNames.isValue(value) else { return false }
         edit(message) { $0.headers.append((name, value)) }
         return true
     }

@@ -151,14 +151,12 @@ private func exampleEnvironment() throws -> [String: String] {
     @Test func validateChecksFiltersAgainstTheirSchemas() throws {
         let directory = try JesterFixtures.temporaryDirectory("config-filters")
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try """
-            [listeners]
-            bind = "127.0.0.1:18999"
-
-            [[routes]]
-            name = "api"
-            respond = { body = "hi" }
-
+        /// A route answering "hi" with `filters` after its header (line 8 on).
+        func write(_ filters: String) throws {
+            try "[listeners]\nbind = \"127.0.0.1:18999\"\n\n[[routes]]\nname = \"api\"\nrespond = { body = \"hi\" }\n\n\(filters)"
+                .write(toFile: directory + "/jester.toml", atomically: true, encoding: .utf8)
+        }
+        try write("""
             [[routes.filters]]
             type = "builtin"
             name = "rate-limt"
@@ -167,7 +165,7 @@ private func exampleEnvironment() throws -> [String: String] {
             type = "builtin"
             name = "headers"
             config = { request = { sett = { "x-a" = "1" } } }
-            """.write(toFile: directory + "/jester.toml", atomically: true, encoding: .utf8)
+            """)
         let result = try jesterConfig(["config", "validate"], in: directory)
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
@@ -177,19 +175,7 @@ private func exampleEnvironment() throws -> [String: String] {
         #expect(lines.dropFirst().first?.hasPrefix("jester.toml:15: route 'api' filters[1] (builtin:headers): config.request.sett:") == true, "\(result.stderr)")
         #expect(lines.last == "jester.toml: 2 problems")
 
-        try """
-            [listeners]
-            bind = "127.0.0.1:18999"
-
-            [[routes]]
-            name = "api"
-            respond = { body = "hi" }
-
-            [[routes.filters]]
-            type = "builtin"
-            name = "headers"
-            config = { request = { set = { "x-a" = "1" } } }
-            """.write(toFile: directory + "/jester.toml", atomically: true, encoding: .utf8)
+        try write("[[routes.filters]]\ntype = \"builtin\"\nname = \"headers\"\nconfig = { request = { set = { \"x-a\" = \"1\" } } }\n")
         let fixed = try jesterConfig(["config", "validate"], in: directory)
         #expect(fixed.status == 0, "\(fixed.stderr)")
     }

@@ -1,5 +1,16 @@
-/// What HTTP allows in header names and values, for anything a filter writes.
+/// What HTTP allows in header names and values, and in a path or query, for anything a filter writes.
 public enum HeaderNames {
+    /// Whether `path` can replace a request's path: it starts with `/` and has no space, control
+    /// character, `?` or `#`.
+    public static func isPath(_ path: some StringProtocol) -> Bool {
+        path.hasPrefix("/") && !path.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
+    }
+
+    /// Whether `query` (without `?`) can replace a request's query: no space, control character or `#`.
+    public static func isQuery(_ query: some StringProtocol) -> Bool {
+        !query.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "#") }
+    }
+
     /// Whether `name` is an RFC 9110 token: letters, digits and ``!#$%&'*+-.^_`|~``, at least one.
     public static func isToken(_ name: some StringProtocol) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy(isTokenByte)

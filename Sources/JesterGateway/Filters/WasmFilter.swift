@@ -172,7 +172,7 @@ final class ExchangeMessages: HTTPFilterMessages {
     var path: String { exchange.path }
 
     func setPath(_ path: String) -> Bool {
-        guard path.hasPrefix("/"), !path.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else { return false }
+        guard HeaderNames.isPath(path) else { return false }
         exchange.path = path
         return true
     }
@@ -180,7 +180,7 @@ final class ExchangeMessages: HTTPFilterMessages {
     var query: String { exchange.query ?? "" }
 
     func setQuery(_ query: String) -> Bool {
-        guard !query.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "#") }) else { return false }
+        guard HeaderNames.isQuery(query) else { return false }
         exchange.query = query.isEmpty ? nil : query
         return true
     }
