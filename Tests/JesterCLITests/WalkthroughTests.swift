@@ -45,7 +45,7 @@ import Testing
                 "PATH": path, "JESTER_HOME": JesterFixtures.repositoryRoot, "JESTER_DATA_DIR": directory + "/data",
             ])
         #expect(result.status == 0, "\(result.stdout)\n\(result.stderr)")
-        #expect(result.stdout.contains("team-auth: 5 passed, 0 failed"), "\(result.stdout)")
+        #expect(result.stdout.contains("team-auth: 6 passed, 0 failed"), "\(result.stdout)")
         #expect(result.stdout.contains("HTTP/1.1 401 Unauthorized"), "\(result.stdout)")
         #expect(result.stdout.contains("hello from behind the filter"), "\(result.stdout)")
     }

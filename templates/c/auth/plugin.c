@@ -56,8 +56,10 @@ static bool constant_time_equals(jester_string_t a, jester_string_t b) {
 }
 
 /* The index in `*index` of the first of the comma-separated `keys` (each trimmed of spaces;
-   empty ones between commas do not count) that equals `presented`, and whether one does. */
+   empty ones between commas do not count) that equals `presented`, and whether one does. An
+   empty key presented matches nothing. */
 static bool find_key(jester_string_t keys, jester_string_t presented, size_t *index) {
+    if (presented.len == 0) return false;
     size_t count = 0;
     size_t start = 0;
     for (size_t end = 0; end <= keys.len; end++) {

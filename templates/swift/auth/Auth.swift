@@ -20,7 +20,7 @@ extension Plugin {
         // Byte-wise: Embedded Swift's Character operations (split on a Character) carry the
         // Unicode tables into the module, and are slow in an interpreter.
         let keys = Array((Config.get("keys") ?? "").utf8).split(separator: UInt8(ascii: ",")).map { trimmed(Array($0)) }
-        guard let index = keys.firstIndex(where: { constantTimeEquals($0, presented) }) else {
+        guard !presented.isEmpty, let index = keys.firstIndex(where: { constantTimeEquals($0, presented) }) else {
             Log.info("refused \(request.method) \(request.path): unknown API key")
             return unauthorized(response, "the API key is not valid")
         }

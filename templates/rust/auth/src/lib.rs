@@ -31,7 +31,7 @@ fn on_request(request: &Request, response: &Response) -> Action {
         .split(',')
         .filter(|key| !key.is_empty())
         .map(|key| key.trim_matches(' '))
-        .position(|key| constant_time_equals(key.as_bytes(), presented.as_bytes()));
+        .position(|key| !presented.is_empty() && constant_time_equals(key.as_bytes(), presented.as_bytes()));
     let index = match index {
         Some(index) => index,
         None => {
