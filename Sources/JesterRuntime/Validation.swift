@@ -1,5 +1,5 @@
 public import JesterManifest
-import Crypto
+import Foundation
 import JesterWASI
 import WasmKit
 
@@ -46,8 +46,9 @@ public struct ValidationReport: Sendable {
 }
 
 extension PluginHost {
-    /// Checks a plugin without running any of its code: size, hash, structure, imports against
-    /// the capabilities on offer and the permissions granted, exports against the manifest, ABI and
+    /// Checks a plugin without running any of its code: size, hash, signature (when the host's
+    /// ``PluginHost/Configuration/signatures`` requires one), structure, imports against the
+    /// capabilities on offer and the permissions granted, exports against the manifest, ABI and
     /// limits. Reports every problem, not only the first.
     public func validate(manifest: PluginManifest, wasm: [UInt8], grants: PluginGrants = .none) -> ValidationReport {
         prepare(manifest: manifest, wasm: wasm, grants: grants).report
@@ -81,10 +82,7 @@ extension PluginHost {
             report.add(.error, "module-too-large", "the module is \(wasm.count) bytes, over the limit of \(limits.maxModuleBytes); raise limits.max_module_bytes or shrink the module (strip debug info, build with -Osize)")
             return
         }
-        let digest = SHA256.hash(data: wasm).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        let digest = PluginSignature.sha256(wasm)
         report.sha256 = digest
         if let expected = manifest.sha256 {
             if expected != digest {
@@ -92,6 +90,15 @@ extension PluginHost {
             }
         } else {
             report.add(.note, "no-hash", "the manifest has no \"sha256\"; add \"sha256\": \"\(digest)\" so a changed module is refused")
+        }
+        if configuration.signatures.isRequired {
+            do {
+                _ = try PluginSignature.verify(manifest: manifest, moduleSHA256: digest, policy: configuration.signatures, file: nil, at: Date())
+            } catch where !(error.code == .hashMismatch && report.errors.contains { $0.code == "hash-mismatch" }) {
+                report.add(.error, error.code.description, error.message)
+            } catch {
+                // The hash mismatch is reported above already.
+            }
         }
         let info: ModuleInfo
         do {
