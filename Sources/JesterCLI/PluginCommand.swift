@@ -8,14 +8,17 @@ import JesterToolchain
 struct PluginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin",
-        abstract: "Inspect, check, build and call plugins.",
+        abstract: "Inspect, check, build, call and sign plugins.",
         discussion: """
             Examples:
               jester plugin build examples/hello
               jester plugin check examples/hello
               jester plugin call examples/hello --input World
+              jester plugin keygen && jester plugin sign examples/hello && jester plugin verify examples/hello
             """,
-        subcommands: [InspectCommand.self, CheckCommand.self, CallCommand.self, BuildCommand.self]
+        subcommands: [
+            InspectCommand.self, CheckCommand.self, CallCommand.self, BuildCommand.self, KeygenCommand.self, SignCommand.self, VerifyCommand.self,
+        ]
     )
 }
 
