@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "JesterRuntime", targets: ["JesterRuntime"]),
         .library(name: "JesterConfig", targets: ["JesterConfig"]),
         .library(name: "JesterGateway", targets: ["JesterGateway"]),
+        .library(name: "JesterStore", targets: ["JesterStore"]),
         .library(name: "JesterCLI", targets: ["JesterCLI"]),
         .library(name: "JesterTesting", targets: ["JesterTesting"]),
     ],
@@ -32,6 +33,8 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", exact: "0.6.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        // SQLite for host state (DESIGN §6); links the system libsqlite3 (Debian: libsqlite3-dev).
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     ],
     targets: [
         .target(
@@ -62,6 +65,14 @@ let package = Package(
                 .product(name: "WasmParser", package: "WasmKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "JesterStore",
+            dependencies: [
+                "JesterRuntime",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),
@@ -106,6 +117,7 @@ let package = Package(
                 "JesterRuntime",
                 "JesterConfig",
                 "JesterGateway",
+                "JesterStore",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -168,7 +180,7 @@ let package = Package(
         .testTarget(
             name: "JesterGatewayTests",
             dependencies: [
-                "JesterGateway", "JesterConfig", "JesterTesting", "JesterRuntime", "JesterManifest", "JesterToolchain",
+                "JesterGateway", "JesterConfig", "JesterTesting", "JesterRuntime", "JesterManifest", "JesterToolchain", "JesterStore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -182,8 +194,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "JesterStoreTests",
+            dependencies: ["JesterStore", "JesterRuntime", "JesterManifest", "JesterTesting"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "JesterCLITests",
-            dependencies: ["JesterCLI", "JesterTesting", "JesterRuntime", "JesterManifest"],
+            dependencies: ["JesterCLI", "JesterTesting", "JesterRuntime", "JesterManifest", "JesterStore"],
             exclude: ["Fixtures"],
             swiftSettings: strictSettings
         ),

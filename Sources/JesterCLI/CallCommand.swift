@@ -93,6 +93,7 @@ struct CallCommand: AsyncParsableCommand {
               jester plugin call add.wasm add 2 3
               jester plugin call add.wasm add -- -2 3        (-- before negative numbers)
               jester plugin call tool.wasm --wasi --allow-path ./data:/data:ro --input @request.json
+              jester plugin call plugins/auth --require-signatures --input @request.json
             """
     )
 
@@ -128,10 +129,22 @@ struct CallCommand: AsyncParsableCommand {
     @Flag(help: "Print the result as JSON (output, logs, usage).")
     var json = false
 
+    @Flag(help: "Refuse the plugin unless it is signed by a key in the trust store (`jester trust list`).")
+    var requireSignatures = false
+
+    @OptionGroup var data: DataDirectoryOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         var bundle = try loadBundle(plugin)
+        let signatures: SignaturePolicy = requireSignatures ? .required(trustStore: data.trustStore) : .notRequired
+        do {
+            // Before any option below changes the manifest: the signature covers the files.
+            try PluginSignature.verify(bundle, policy: signatures)
+        } catch {
+            throw Failure(message: "\(error)")
+        }
         if bundle.manifestPath == nil { try grants.widen(&bundle.manifest) }
         var manifest = bundle.manifest
         if let fuel { manifest.limits.fuel = fuel }
@@ -144,7 +157,7 @@ struct CallCommand: AsyncParsableCommand {
             configuration[String(item[..<equals])] = String(item[item.index(after: equals)...])
         }
         let inputBytes = try readInput()
-        let host = PluginHost(logger: logging.makeLogger(label: "jester.plugin"))
+        let host = PluginHost(logger: logging.makeLogger(label: "jester.plugin"), configuration: PluginHost.Configuration(signatures: signatures))
         let loaded: Plugin
         do {
             loaded = try host.makePlugin(manifest: manifest, wasm: bundle.wasm, config: configuration, grants: try grants.grants(for: manifest))

@@ -116,6 +116,8 @@ struct ConfigValidateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Load `type = \"dylib\"` filters as `jester run --allow-unsafe-dylib` would (runs their native load code).")
     var allowUnsafeDylib = false
 
+    @OptionGroup var data: DataDirectoryOptions
+
     func run() async throws {
         let config: GatewayConfig
         do {
@@ -134,7 +136,7 @@ struct ConfigValidateCommand: AsyncParsableCommand {
         }
         // What only building the routes shows: filter names and configs against their schemas,
         // plugins that load, upstream TLS. Nothing is bound.
-        let problems = await Self.routeProblems(config, allowUnsafeDylib: allowUnsafeDylib)
+        let problems = await Self.routeProblems(config, allowUnsafeDylib: allowUnsafeDylib, trustStore: data.trustStore)
         guard problems.isEmpty else {
             if json {
                 let errors = JSONValue.array(problems.map { .object([("message", .string($0))]) })
@@ -165,12 +167,13 @@ struct ConfigValidateCommand: AsyncParsableCommand {
     }
 
     /// Every problem building the routes would meet, as `jester run` reports them; empty when
-    /// they build. Loads the plugins the routes use, with a host that logs nothing.
-    static func routeProblems(_ config: GatewayConfig, allowUnsafeDylib: Bool) async -> [String] {
+    /// they build. Loads the plugins the routes use, with a host that logs nothing, and checks
+    /// their signatures against `trustStore` when the config requires signatures.
+    static func routeProblems(_ config: GatewayConfig, allowUnsafeDylib: Bool, trustStore: any TrustStore) async -> [String] {
         let quiet = Logger(label: "jester.validate", factory: { _ in SwiftLogNoOpLogHandler() })
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         defer { group.shutdownGracefully { _ in } }
-        let gateway = Gateway(config: config, logger: quiet, pluginHost: PluginHost(logger: quiet), eventLoopGroup: group, allowUnsafeDylib: allowUnsafeDylib)
+        let gateway = Gateway(config: config, logger: quiet, pluginHost: PluginHost(logger: quiet), eventLoopGroup: group, allowUnsafeDylib: allowUnsafeDylib, trustStore: trustStore)
         do {
             try await gateway.check()
             return []

@@ -16,9 +16,11 @@ public struct JesterCommand: AsyncParsableCommand {
               jester plugin inspect examples/hello/hello.wasm
               jester plugin check examples/hello
               jester plugin call examples/hello handle --input World
+              jester plugin sign examples/hello --key ~/keys/alice.key
+              jester trust add 3b6a27bc… --name alice
             """,
         version: JesterVersion.current,
-        subcommands: [RunCommand.self, ReloadCommand.self, ConfigCommand.self, PluginCommand.self]
+        subcommands: [RunCommand.self, ReloadCommand.self, ConfigCommand.self, PluginCommand.self, TrustCommand.self]
     )
 
     public init() {}

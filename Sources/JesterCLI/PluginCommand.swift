@@ -8,7 +8,7 @@ import JesterToolchain
 struct PluginCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plugin",
-        abstract: "Create, build, test, check, inspect and call plugins.",
+        abstract: "Create, build, test, check, sign, inspect and call plugins.",
         discussion: """
             Examples:
               jester plugin new greeter --lang swift --template basic
@@ -16,8 +16,12 @@ struct PluginCommand: AsyncParsableCommand {
               jester plugin test greeter
               jester plugin check examples/hello
               jester plugin call examples/hello --input World
+              jester plugin keygen && jester plugin sign examples/hello && jester plugin verify examples/hello
             """,
-        subcommands: [NewCommand.self, BuildCommand.self, TestCommand.self, CheckCommand.self, InspectCommand.self, CallCommand.self]
+        subcommands: [
+            NewCommand.self, BuildCommand.self, TestCommand.self, CheckCommand.self, KeygenCommand.self, SignCommand.self, VerifyCommand.self,
+            InspectCommand.self, CallCommand.self,
+        ]
     )
 }
 

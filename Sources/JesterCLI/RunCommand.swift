@@ -21,6 +21,7 @@ struct RunCommand: AsyncParsableCommand {
               jester run --config /etc/jester/jester.toml --profile prod --log-level info
               jester run --dry                      # print the resolved plan and exit
               jester run --config jester.toml --allow-unsafe-dylib   # let dylib filters load
+              jester run --config jester.toml --require-signatures   # only plugins signed by trusted keys
             """
     )
 
@@ -43,8 +44,16 @@ struct RunCommand: AsyncParsableCommand {
         help: "Let `type = \"dylib\"` filters load: native code that runs unsandboxed inside the gateway (also [plugins] allow_unsafe_dylib = true).")
     var allowUnsafeDylib = false
 
+    @Flag(
+        name: .long,
+        help: "Load WASM plugins only when signed by a key in the trust store (also [plugins] require_signatures = true).")
+    var requireSignatures = false
+
+    @OptionGroup var data: DataDirectoryOptions
+
     func run() async throws {
         var config = try source.load()
+        if requireSignatures { config.plugins.requireSignatures = true }
         if dry {
             Console.out(describePlan(config))
             return
@@ -54,7 +63,8 @@ struct RunCommand: AsyncParsableCommand {
         let accessLogger = makeLogger(label: "jester.access", level: .info, output: .standardOutput)
         let pluginHost = PluginHost(logger: makeLogger(label: "jester.plugins", level: logLevel, output: .standardError))
         let gateway = Gateway(
-            config: config, logger: logger, accessLogger: accessLogger, pluginHost: pluginHost, allowUnsafeDylib: allowUnsafeDylib)
+            config: config, logger: logger, accessLogger: accessLogger, pluginHost: pluginHost, allowUnsafeDylib: allowUnsafeDylib,
+            trustStore: data.trustStore)
         do {
             try await gateway.start()
         } catch {
@@ -73,7 +83,8 @@ struct RunCommand: AsyncParsableCommand {
         }
         defer { if let pidPath { try? FileManager.default.removeItem(atPath: pidPath) } }
 
-        let reloader = ReloadOnSignal(gateway: gateway, file: source.config, profile: source.profile, noAccessLog: noAccessLog, logger: logger)
+        let reloader = ReloadOnSignal(
+            gateway: gateway, file: source.config, profile: source.profile, noAccessLog: noAccessLog, requireSignatures: requireSignatures, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
@@ -95,6 +106,7 @@ struct ReloadOnSignal: Service {
     let file: String
     let profile: String?
     let noAccessLog: Bool
+    let requireSignatures: Bool
     let logger: Logger
 
     func run() async throws {
@@ -104,6 +116,7 @@ struct ReloadOnSignal: Service {
             do {
                 var config = try ConfigLoader.load(file: file, profile: profile)
                 if noAccessLog { config.accessLog.enabled = false }
+                if requireSignatures { config.plugins.requireSignatures = true }
                 try await gateway.reload(config)
             } catch {
                 logger.error("reload refused; the running configuration keeps serving:\n\(error)")

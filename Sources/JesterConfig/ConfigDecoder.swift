@@ -899,6 +899,9 @@ struct ConfigDecoder {
         if let child = reader["allow_unsafe_dylib"] {
             if let flag = bool(child) { plugins.allowUnsafeDylib = flag } else { ok = false }
         }
+        if let child = reader["require_signatures"] {
+            if let flag = bool(child) { plugins.requireSignatures = flag } else { ok = false }
+        }
         return ok ? plugins : nil
     }
 

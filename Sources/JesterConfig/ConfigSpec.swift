@@ -497,7 +497,7 @@ package enum ConfigSpec {
 
     package static let plugins = TableSpec(
         "[plugins]",
-        "Plugin discovery and the unsafe dylib tier.",
+        "Plugin discovery, signatures and the unsafe dylib tier.",
         fields: [
             FieldSpec(
                 "search_paths",
@@ -512,6 +512,12 @@ package enum ConfigSpec {
                 .bool,
                 "Whether dylib filters may load: native code runs unsandboxed in the gateway. jester run --allow-unsafe-dylib also allows them.",
                 defaultJSON: "\(PluginsConfig().allowUnsafeDylib)"
+            ),
+            FieldSpec(
+                "require_signatures",
+                .bool,
+                "Whether WASM plugins (filters and handlers) load only when signed by a key in the trust store of the data directory (jester trust add); an unsigned, tampered or untrusted plugin fails start and reload. jester run --require-signatures also turns it on.",
+                defaultJSON: "\(PluginsConfig().requireSignatures)"
             ),
         ]
     )
@@ -623,7 +629,7 @@ package enum ConfigSpec {
             ),
             FieldSpec("access_log", .table(accessLog), "Access logging."),
             FieldSpec("lifecycle", .table(lifecycle), "Graceful shutdown and reload."),
-            FieldSpec("plugins", .table(plugins), "Plugin discovery and the unsafe dylib tier."),
+            FieldSpec("plugins", .table(plugins), "Plugin discovery, signatures and the unsafe dylib tier."),
             FieldSpec(
                 "admin",
                 .unsupported("the [admin] table is not supported yet in this version of Jester"),

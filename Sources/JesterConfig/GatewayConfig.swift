@@ -480,11 +480,19 @@ public struct PluginsConfig: Sendable, Equatable {
     /// Whether `dylib` filters may load (`allow_unsafe_dylib`, default `false`; `jester run
     /// --allow-unsafe-dylib` also allows them). Native code runs unsandboxed in the gateway.
     public var allowUnsafeDylib: Bool
+    /// Whether every WASM plugin (filters and handlers) must be signed by a key in the host's trust
+    /// store to load (`require_signatures`, default `false`; `jester run --require-signatures` also
+    /// turns it on). See docs/signing.md.
+    public var requireSignatures: Bool
     public var location: SourceLocation
 
-    public init(searchPaths: [String] = [], allowUnsafeDylib: Bool = false, location: SourceLocation = SourceLocation(file: "", line: 0)) {
+    public init(
+        searchPaths: [String] = [], allowUnsafeDylib: Bool = false, requireSignatures: Bool = false,
+        location: SourceLocation = SourceLocation(file: "", line: 0)
+    ) {
         self.searchPaths = searchPaths
         self.allowUnsafeDylib = allowUnsafeDylib
+        self.requireSignatures = requireSignatures
         self.location = location
     }
 }

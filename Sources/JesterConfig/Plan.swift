@@ -85,11 +85,12 @@ public func describePlan(_ config: GatewayConfig) -> String {
     }
     let plugins = config.plugins
     let dylibs = config.routes.contains { ($0.filters + $0.responseFilters).contains { $0.kind == .dylib } }
-    if !plugins.searchPaths.isEmpty || plugins.allowUnsafeDylib || dylibs {
+    if !plugins.searchPaths.isEmpty || plugins.allowUnsafeDylib || dylibs || plugins.requireSignatures {
         let paths = plugins.searchPaths.isEmpty ? "none" : plugins.searchPaths.joined(separator: ", ")
         let unsafe =
             plugins.allowUnsafeDylib ? "allowed (unsandboxed)" : "refused unless jester run --allow-unsafe-dylib"
-        lines.append("plugins: search paths \(paths); dylib filters \(unsafe)")
+        let signatures = plugins.requireSignatures ? "; signatures required (trust store of the data directory)" : ""
+        lines.append("plugins: search paths \(paths); dylib filters \(unsafe)\(signatures)")
     }
     lines.append("access log: \(config.accessLog.enabled ? "on" : "off")")
     lines.append(

@@ -28,6 +28,7 @@ public final class Gateway: Service, Sendable {
     private let reloadLock = NIOLockedValueBox(false)
     private let stopped = StopSignal()
     private let allowUnsafeDylib: Bool
+    private let trustStore: (any TrustStore)?
 
     private struct State {
         var listeners: [Listener] = []
@@ -51,11 +52,15 @@ public final class Gateway: Service, Sendable {
     ///   - eventLoopGroup: The event loops to serve on. Default: one thread per core, owned by the gateway.
     ///   - allowUnsafeDylib: Whether `dylib` filters may load even when the config's `[plugins]
     ///     allow_unsafe_dylib` is false (`jester run --allow-unsafe-dylib`).
+    ///   - trustStore: The keys plugins must be signed with when the config's `[plugins]
+    ///     require_signatures` is true; read at start and on every reload. Without one, such a
+    ///     config fails to start.
     public init(
         config: GatewayConfig, logger: Logger, accessLogger: Logger? = nil, pluginHost: PluginHost? = nil,
-        eventLoopGroup: (any EventLoopGroup)? = nil, allowUnsafeDylib: Bool = false
+        eventLoopGroup: (any EventLoopGroup)? = nil, allowUnsafeDylib: Bool = false, trustStore: (any TrustStore)? = nil
     ) {
         self.allowUnsafeDylib = allowUnsafeDylib
+        self.trustStore = trustStore
         if let eventLoopGroup {
             group = eventLoopGroup
             ownsGroup = false
@@ -281,7 +286,16 @@ public final class Gateway: Service, Sendable {
             groups[upstream.name] = UpstreamGroup(name: upstream.name, strategy: upstream.strategy, endpoints: endpoints)
         }
 
-        let plugins = PluginCache(previous: previousPlugins)
+        var signatures = SignaturePolicy.notRequired
+        if config.plugins.requireSignatures {
+            if let trustStore {
+                signatures = .required(trustStore: trustStore)
+            } else {
+                let location = config.plugins.location.file.isEmpty ? "" : "\(config.plugins.location): "
+                problems.append("\(location)plugins.require_signatures: signatures are required but the gateway was given no trust store; pass one to Gateway(trustStore:), or start it with `jester run`, which uses the data directory's")
+            }
+        }
+        let plugins = PluginCache(previous: previousPlugins, signatures: signatures)
         let catalog = PluginCatalog(searchPaths: config.plugins.searchPaths)
         var entries: [Router.Entry] = []
         for route in config.routes {
@@ -334,15 +348,21 @@ public final class Gateway: Service, Sendable {
 /// The plugins one routing table uses. A plugin with the same module bytes, path and config as
 /// one the previous table used is that same plugin, warm instances and all; a changed file or
 /// config makes a new one, and the old one serves its requests in flight until they finish.
+///
+/// When signatures are required, every plugin is verified on every build, reused or not, so that a
+/// manifest whose signature went away, or a key removed from the trust store, takes effect on reload.
 final class PluginCache {
     private let previous: [Gateway.PluginKey: Plugin]
+    private let signatures: SignaturePolicy
     private(set) var loaded: [Gateway.PluginKey: Plugin] = [:]
 
-    init(previous: [Gateway.PluginKey: Plugin]) {
+    init(previous: [Gateway.PluginKey: Plugin], signatures: SignaturePolicy = .notRequired) {
         self.previous = previous
+        self.signatures = signatures
     }
 
     func load(_ bundle: PluginBundle, config: [String: String], host: PluginHost) throws -> Plugin {
+        try PluginSignature.verify(bundle, policy: signatures)
         let key = Gateway.PluginKey(path: bundle.modulePath, config: config, wasm: bundle.wasm)
         if let plugin = loaded[key] ?? previous[key] {
             loaded[key] = plugin

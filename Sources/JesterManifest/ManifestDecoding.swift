@@ -66,8 +66,10 @@ extension PluginManifest {
     /// Decodes a manifest from a parsed JSON value, reporting every problem at once.
     public static func decode(_ value: JSONValue, file: String? = nil) throws(ManifestError) -> PluginManifest {
         var decoder = ManifestDecoder()
-        let manifest = decoder.decodeManifest(value)
-        if let manifest, decoder.issues.isEmpty { return manifest }
+        if var manifest = decoder.decodeManifest(value), decoder.issues.isEmpty {
+            manifest.source = value
+            return manifest
+        }
         throw .invalid(decoder.issues, file: file)
     }
 }
@@ -138,6 +140,12 @@ private struct ManifestDecoder {
             let key = reader.string("public_key", required: true, decoder: &self)
             let sig = reader.string("value", required: true, decoder: &self)
             reader.finish(decoder: &self)
+            if let key, key.utf8.count != 64 || !key.utf8.allSatisfy(isLowerHex) {
+                report("$.signature.public_key", "must be 64 lowercase hex digits (an Ed25519 public key); sign again with `jester plugin sign`")
+            }
+            if let sig, sig.utf8.count != 128 || !sig.utf8.allSatisfy(isLowerHex) {
+                report("$.signature.value", "must be 128 lowercase hex digits (an Ed25519 signature); sign again with `jester plugin sign`")
+            }
             if let key, let sig { signature = ManifestSignature(publicKey: key, value: sig) }
         }
         _ = root.value("$schema")

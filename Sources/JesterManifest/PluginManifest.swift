@@ -38,7 +38,14 @@ public struct PluginManifest: Sendable, Hashable {
     public var httpFilter: HTTPFilterOptions?
     /// Lowercase hex SHA-256 of the module file.
     public var sha256: String?
+    /// The author's Ed25519 signature over the module and this manifest (see docs/signing.md).
     public var signature: ManifestSignature?
+    /// The JSON document this manifest was decoded from; `nil` for a manifest made in code.
+    ///
+    /// A signature covers this document, so a host checks signatures against it: changes made to
+    /// the fields in code afterwards (a command-line `--fuel`, say) are the embedder's own and are
+    /// not covered.
+    public internal(set) var source: JSONValue?
 
     public init(
         id: String, name: String? = nil, version: SemanticVersion = SemanticVersion(0, 1, 0),

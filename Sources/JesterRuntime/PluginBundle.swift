@@ -54,10 +54,7 @@ public struct PluginBundle: Sendable {
 
     /// The SHA-256 of a module as the manifest's `sha256` holds it: 64 lower-case hex digits.
     public static func sha256(of wasm: [UInt8]) -> String {
-        SHA256.hash(data: wasm).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        Hex.encode(SHA256.hash(data: wasm))
     }
 
     /// Reads and decodes a manifest file, with every problem listed.

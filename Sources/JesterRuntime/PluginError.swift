@@ -34,6 +34,12 @@ public struct PluginError: Error, Sendable, CustomStringConvertible {
         public static let invalidModule = Code("invalid-module")
         public static let invalidManifest = Code("invalid-manifest")
         public static let hashMismatch = Code("hash-mismatch")
+        /// Signatures are required and the plugin is not signed.
+        public static let unsigned = Code("unsigned")
+        /// The signature does not match the plugin's module and manifest.
+        public static let badSignature = Code("bad-signature")
+        /// The plugin is signed by a key that is not trusted: unknown, revoked or expired.
+        public static let untrustedSigner = Code("untrusted-signer")
         public static let unknownImport = Code("unknown-import")
         public static let missingExport = Code("missing-export")
         public static let limitExceeded = Code("limit-exceeded")

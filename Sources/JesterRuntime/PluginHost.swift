@@ -22,15 +22,19 @@ public final class PluginHost: Sendable {
         /// How out-of-bounds memory accesses of guests are caught. Default: explicit checks,
         /// which make a call about 0.3 µs cheaper than guard pages (see BENCHMARKS.md).
         public var memoryProtection: MemoryProtection
+        /// Whether plugins must be signed by a trusted key to load (docs/signing.md). Default:
+        /// not required.
+        public var signatures: SignaturePolicy
 
         public init(
             limits: ResourceLimits = ResourceLimits(), stackSize: Int = 512 << 10, execution: GuestExecution = .dedicatedThreads(),
-            memoryProtection: MemoryProtection = .explicitChecks
+            memoryProtection: MemoryProtection = .explicitChecks, signatures: SignaturePolicy = .notRequired
         ) {
             self.limits = limits
             self.stackSize = stackSize
             self.execution = execution
             self.memoryProtection = memoryProtection
+            self.signatures = signatures
         }
     }
 

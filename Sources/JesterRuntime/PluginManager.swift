@@ -63,6 +63,8 @@ public final class PluginManager: Sendable {
     @discardableResult
     public func load(path: String, config: [String: String] = [:], grants: PluginGrants = .none) async throws -> Plugin {
         let bundle = try PluginBundle.read(from: path, maxModuleBytes: host.configuration.limits.maxModuleBytes)
+        // Checked here too so that a refusal names the manifest file.
+        try PluginSignature.verify(bundle, policy: host.configuration.signatures)
         return try await load(manifest: bundle.manifest, wasm: bundle.wasm, config: config, grants: grants)
     }
 
@@ -153,7 +155,10 @@ extension PluginHost {
         guard report.isValid, let module = preparation.module, let info = report.module, let limits = report.limits, let abi = report.abi else {
             let errors = report.errors.map(\.message)
             let code: PluginError.Code =
-                report.errors.contains { $0.code == "hash-mismatch" } ? .hashMismatch
+                report.errors.contains { $0.code == PluginError.Code.unsigned.description } ? .unsigned
+                : report.errors.contains { $0.code == PluginError.Code.badSignature.description } ? .badSignature
+                : report.errors.contains { $0.code == PluginError.Code.untrustedSigner.description } ? .untrustedSigner
+                : report.errors.contains { $0.code == "hash-mismatch" } ? .hashMismatch
                 : report.errors.contains { $0.code == "unknown-import" || $0.code == "import-signature" } ? .unknownImport
                 : report.errors.contains { $0.code == "missing-export" } ? .missingExport
                 : report.errors.contains { $0.code == "module-too-large" } ? .limitExceeded : .invalidModule

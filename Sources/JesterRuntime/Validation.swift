@@ -1,4 +1,5 @@
 public import JesterManifest
+import Foundation
 import JesterWASI
 import WasmKit
 
@@ -45,8 +46,9 @@ public struct ValidationReport: Sendable {
 }
 
 extension PluginHost {
-    /// Checks a plugin without running any of its code: size, hash, structure, imports against
-    /// the capabilities on offer and the permissions granted, exports against the manifest, ABI and
+    /// Checks a plugin without running any of its code: size, hash, signature (when the host's
+    /// ``PluginHost/Configuration/signatures`` requires one), structure, imports against the
+    /// capabilities on offer and the permissions granted, exports against the manifest, ABI and
     /// limits. Reports every problem, not only the first.
     public func validate(manifest: PluginManifest, wasm: [UInt8], grants: PluginGrants = .none) -> ValidationReport {
         prepare(manifest: manifest, wasm: wasm, grants: grants).report
@@ -88,6 +90,15 @@ extension PluginHost {
             }
         } else {
             report.add(.note, "no-hash", "the manifest has no \"sha256\"; add \"sha256\": \"\(digest)\" so a changed module is refused")
+        }
+        if configuration.signatures.isRequired {
+            do {
+                _ = try PluginSignature.verify(manifest: manifest, moduleSHA256: digest, policy: configuration.signatures, file: nil, at: Date())
+            } catch where !(error.code == .hashMismatch && report.errors.contains { $0.code == "hash-mismatch" }) {
+                report.add(.error, error.code.description, error.message)
+            } catch {
+                // The hash mismatch is reported above already.
+            }
         }
         let info: ModuleInfo
         do {

@@ -4,6 +4,7 @@ import Glibc
 #endif
 public import JesterConfig
 public import JesterGateway
+public import JesterRuntime
 import Logging
 
 extension JesterFixtures {
@@ -15,8 +16,8 @@ extension JesterFixtures {
     }
 
     /// Starts a gateway serving `config` in this process; stop it with `shutdown()`.
-    public static func startGateway(_ config: GatewayConfig, allowUnsafeDylib: Bool = false) async throws -> Gateway {
-        let gateway = Gateway(config: config, logger: logger, accessLogger: logger, allowUnsafeDylib: allowUnsafeDylib)
+    public static func startGateway(_ config: GatewayConfig, allowUnsafeDylib: Bool = false, trustStore: (any TrustStore)? = nil) async throws -> Gateway {
+        let gateway = Gateway(config: config, logger: logger, accessLogger: logger, allowUnsafeDylib: allowUnsafeDylib, trustStore: trustStore)
         try await gateway.start()
         return gateway
     }

@@ -414,7 +414,7 @@ import Testing
                 "\(file):6: plugins.search_paths[3]: \"./plugins/\" is listed twice (as \(directory.resolved("plugins"))). List each directory once",
                 "\(file):7: plugins.search_paths[4]: expected a directory like \"plugins\", found an integer",
                 "\(file):9: plugins.allow_unsafe_dylib: expected true or false, found a string. Write the value without quotes",
-                "\(file):10: plugins.search_path: unknown key in [plugins]. Did you mean \"search_paths\"? Keys here: search_paths, allow_unsafe_dylib",
+                "\(file):10: plugins.search_path: unknown key in [plugins]. Did you mean \"search_paths\"? Keys here: search_paths, allow_unsafe_dylib, require_signatures",
             ]
         )
         expectProblem(
@@ -428,6 +428,12 @@ import Testing
         // Interpolated booleans, as everywhere.
         let config = try load("[plugins]\nallow_unsafe_dylib = \"${UNSAFE:true}\"\n" + minimalTOML)
         #expect(config.plugins.allowUnsafeDylib)
+        #expect(!config.plugins.requireSignatures)
+        #expect(try load("[plugins]\nrequire_signatures = true\n" + minimalTOML).plugins.requireSignatures)
+        expectProblem(
+            "[plugins]\nrequire_signatures = \"yes\"\n" + minimalTOML,
+            "jester.toml:2: plugins.require_signatures: expected true or false, found a string. Write the value without quotes"
+        )
     }
 
     /// Every broken filter in a file is reported, not only the first.

@@ -265,6 +265,7 @@ import Testing
         [plugins]
         search_paths = ["plugins", "${PLUGINS:/opt/jester/plugins}"]
         allow_unsafe_dylib = false
+        require_signatures = true
 
         [listeners]
         bind = ":8080"

@@ -32,7 +32,7 @@ import Testing
                          "queue_timeout_ms": 10, "pool_size": 2, "instance_policy": "fresh", "table_elements": 10, "max_module_bytes": 4096},
               "config_schema": {"type": "object"},
               "sha256": "\(String(repeating: "ab", count: 32))",
-              "signature": {"public_key": "00", "value": "11"}
+              "signature": {"public_key": "\(String(repeating: "0f", count: 32))", "value": "\(String(repeating: "1e", count: 64))"}
             }
             """)
         #expect(manifest.id == "auth-check")
@@ -49,7 +49,7 @@ import Testing
         #expect(manifest.limits.fuel == 1000)
         #expect(manifest.limits.timeout == .milliseconds(1500))
         #expect(manifest.limits.instancePolicy == .freshPerCall)
-        #expect(manifest.signature == ManifestSignature(publicKey: "00", value: "11"))
+        #expect(manifest.signature == ManifestSignature(publicKey: String(repeating: "0f", count: 32), value: String(repeating: "1e", count: 64)))
     }
 
     @Test func minimalManifestGetsSafeDefaults() throws {

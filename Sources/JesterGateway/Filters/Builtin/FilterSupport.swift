@@ -1,5 +1,6 @@
 import JesterConfig
 import JesterManifest
+import JesterRuntime
 import NIOCore
 import NIOHTTP1
 
@@ -66,42 +67,11 @@ enum FilterSupport {
 
     // MARK: Encodings
 
-    private static let hexDigits = Array("0123456789abcdef".utf8)
-
     /// Lower-case hex of `bytes`.
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.underestimatedCount * 2)
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex(_ bytes: some Sequence<UInt8>) -> String { Hex.encode(bytes) }
 
     /// The bytes of a hex string (either case), or nil.
-    static func unhex(_ text: some StringProtocol) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = hexValue(utf8[index]), let low = hexValue(utf8[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
-    }
+    static func unhex(_ text: some StringProtocol) -> [UInt8]? { Hex.decode(text) }
 
     /// Decodes base64 (`+/`) or base64url (`-_`), with or without `=` padding; nil when malformed.
     static func base64Decode(_ text: some Collection<UInt8>) -> [UInt8]? {
