@@ -67,7 +67,7 @@ public enum PluginSignature {
         guard case .object(var members) = json else {
             throw PluginError.invalidManifest("a manifest is a JSON object, found \(json.typeDescription)")
         }
-        let digest = sha256(wasm)
+        let digest = PluginBundle.sha256(of: wasm)
         members.removeAll { $0.key == "signature" }
         if let index = members.firstIndex(where: { $0.key == "sha256" }) {
             members[index].value = .string(digest)
@@ -95,7 +95,7 @@ public enum PluginSignature {
     /// - Throws: ``PluginError`` with code ``PluginError/Code/unsigned``,
     ///   ``PluginError/Code/hashMismatch`` or ``PluginError/Code/badSignature``, naming the plugin.
     public static func check(manifest: PluginManifest, wasm: [UInt8], file: String? = nil) throws(PluginError) -> String {
-        try check(manifest: manifest, moduleSHA256: sha256(wasm), file: file)
+        try check(manifest: manifest, moduleSHA256: PluginBundle.sha256(of: wasm), file: file)
     }
 
     /// Checks a plugin's signature and that its signer is trusted by `policy` at `date` (see
@@ -106,7 +106,7 @@ public enum PluginSignature {
     ///   ``PluginError/Code/untrustedSigner`` when the key is unknown, revoked or expired.
     @discardableResult
     public static func verify(manifest: PluginManifest, wasm: [UInt8], policy: SignaturePolicy, file: String? = nil, at date: Date = Date()) throws(PluginError) -> TrustedKey? {
-        try verify(manifest: manifest, moduleSHA256: sha256(wasm), policy: policy, file: file, at: date)
+        try verify(manifest: manifest, moduleSHA256: PluginBundle.sha256(of: wasm), policy: policy, file: file, at: date)
     }
 
     /// Checks a plugin read from files (see ``verify(manifest:wasm:policy:file:at:)``).
