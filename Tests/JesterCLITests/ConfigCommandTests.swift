@@ -101,6 +101,13 @@ private func exampleEnvironment() throws -> [String: String] {
 
     @Test func validateSummarizesEveryExample() throws {
         let environment = try exampleEnvironment()
+        // validate loads the plugins routes use, as jester run does: a copy of examples/ with the
+        // hello plugin built (building in the tree would write its digest into plugin.json).
+        let root = try JesterFixtures.temporaryDirectory("examples-validate")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.copyItem(atPath: JesterFixtures.repositoryRoot + "/examples", toPath: root + "/examples")
+        let build = try jesterConfig(["plugin", "build", "examples/hello"], environment: ["JESTER_HOME": JesterFixtures.repositoryRoot], in: root)
+        try #require(build.status == 0, "\(build.stderr)")
         for (file, profile, summary) in [
             ("minimal.toml", nil, "ok: 1 listener, 1 route, 1 upstream (examples/configs/minimal.toml)"),
             (
@@ -116,13 +123,13 @@ private func exampleEnvironment() throws -> [String: String] {
             let arguments =
                 ["config", "validate", "--config", "examples/configs/" + file]
                 + (profile.map { ["--profile", $0] } ?? [])
-            let result = try jesterConfig(arguments, environment: environment, in: JesterFixtures.repositoryRoot)
+            let result = try jesterConfig(arguments, environment: environment, in: root)
             #expect(result.status == 0, "\(file): \(result.stderr)")
             #expect(result.stdout == summary + "\n")
             let lint = try jesterConfig(
                 ["config", "lint", "--strict"] + arguments.dropFirst(2),
                 environment: environment,
-                in: JesterFixtures.repositoryRoot
+                in: root
             )
             #expect(lint.status == 0, "\(file): \(lint.stdout)\(lint.stderr)")
         }

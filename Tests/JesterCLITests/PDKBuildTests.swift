@@ -189,7 +189,7 @@ func jester(_ arguments: [String]) throws -> (status: Int32, stdout: String, std
         #expect(plugin.build.status == 0, "\(plugin.build.stderr)")
         let path = plugin.directory + "/plugin.json"
         var text = try String(contentsOfFile: path, encoding: .utf8)
-        text = text.replacingOccurrences(of: #""id": "c-handler","#, with: #""id": "c-handler", "signature": {"public_key": "00", "value": "11"},"#)
+        text = text.replacingOccurrences(of: #""id": "c-handler","#, with: #""id": "c-handler", "signature": {"public_key": "0000000000000000000000000000000000000000000000000000000000000000", "value": "11111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111"},"#)
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try plugin.manifest.signature != nil)
         // The module did not change: its signature still holds.

@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func anUnchangedDigestWritesNothingAndKeepsTheSignature() throws {
-        let text = #"{"id": "a", "version": "1.0.0", "sha256": "\#(Self.digest)", "signature": {"public_key": "00", "value": "11"}}"#
+        let text = #"{"id": "a", "version": "1.0.0", "sha256": "\#(Self.digest)", "signature": {"public_key": "0000000000000000000000000000000000000000000000000000000000000000", "value": "11111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111"}}"#
         let update = try ManifestDigestUpdate(manifest: text, sha256: Self.digest)
         #expect(update.json == nil)
         #expect(!update.removedSignature)
@@ -43,7 +43,7 @@ import Testing
     @Test func aChangedModuleDropsTheSignatureAndKeepsEveryOtherKeyInOrder() throws {
         let text = """
             {"$schema": "x", "id": "a", "version": "1.0.0", "sha256": "\(Self.other)",
-             "signature": {"public_key": "00", "value": "11"}, "config_schema": {"type": "object", "properties": {"n": {"type": "number", "maximum": 1.5}}}}
+             "signature": {"public_key": "0000000000000000000000000000000000000000000000000000000000000000", "value": "11111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111"}, "config_schema": {"type": "object", "properties": {"n": {"type": "number", "maximum": 1.5}}}}
             """
         let update = try ManifestDigestUpdate(manifest: text, sha256: Self.digest)
         #expect(update.removedSignature)
