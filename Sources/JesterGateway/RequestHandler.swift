@@ -783,6 +783,18 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             guard let filters else { return true }
             let limit = filters.chain.maxResponseBufferBytes
             if collected.readableBytes + body.readableBytes > limit {
+                if let skipped = filters.chain.skippableResponseBuffering {
+                    // Every filter that wanted the body whole is fail_open: skip them, stream the
+                    // response through the others, starting with what was collected.
+                    filters.chain.logger.warning(
+                        "the response body is larger than the filters buffer; skipping them (fail_open)",
+                        metadata: ["limit": "\(limit)", "filters": "\(skipped.map(\.label).joined(separator: ", "))", "route": "\(request?.route ?? "-")"])
+                    filters.skipsResponseBuffering = true
+                    responseMode = .waiting(held: [collected, body], ended: false)
+                    runStreamingResponseFilters()
+                    if case .streaming = responseMode { return context?.channel.isWritable ?? true }
+                    return false
+                }
                 let label = filters.chain.responseStages.first { $0.filter.requirements.bufferResponseBody }?.label ?? "?"
                 if case .proxying(let proxy) = state { proxy.abort() }
                 responseMode = .streaming

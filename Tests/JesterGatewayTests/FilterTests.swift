@@ -196,6 +196,33 @@ enum FilterGuest {
         #expect(twice.stdout == "GET /A 0GET /B 0")
     }
 
+    /// A body over the buffer of a filter that wants it whole: with fail_open the filter is
+    /// skipped and the response streams through the others; with fail_closed the answer is 500.
+    @Test func anOversizedBodySkipsFailOpenBufferingFilters() async throws {
+        let big = String(repeating: "x", count: 5000)
+        let origin = try await TestOrigin { _ in (.ok, HTTPHeaders(), Array(big.utf8)) }
+        let plugin = try FilterGuest.plugin(
+            id: "upper", wat: FilterGuest.upperWAT, extra: #", "http_filter": { "buffer_response_body": true, "max_body_bytes": 1024 }"#)
+        var upper = FilterConfig(kind: .wasm, name: "upper", plugin: plugin)
+        upper.failurePolicy = .failOpen
+        let tag = FilterConfig(kind: .builtin, name: "headers", config: ["response": ["set": ["x-tag": "1"]]])
+        var closed = upper
+        closed.failurePolicy = .failClosed
+        let routes = [
+            RouteConfig(name: "open", matchers: MatcherConfig(pathPrefix: "/open"), action: .upstream("app"), responseFilters: [upper, tag]),
+            RouteConfig(name: "closed", action: .upstream("app"), responseFilters: [closed, tag]),
+        ]
+        let (gw, port) = try await gateway(routes: routes, upstreams: [upstream("app", [origin])])
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+
+        let open = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/open"])
+        #expect(open.stdout.hasPrefix("HTTP/1.1 200"), "\(open.stdout)")
+        #expect(open.stdout.lowercased().contains("x-tag: 1"), "\(open.stdout)")
+        #expect(open.stdout.hasSuffix("\r\n\r\n" + big), "the body streams unchanged: \(open.stdout.suffix(200))")
+        let closedResult = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/closed"])
+        #expect(closedResult.stdout.hasPrefix("HTTP/1.1 500"), "\(closedResult.stdout)")
+    }
+
     @Test func builtinHeadersFilterEditsBothWays() async throws {
         let origin = try await TestOrigin()
         let filter = FilterConfig(

@@ -43,6 +43,15 @@ final class FilterChain: Sendable {
         maxResponseBufferBytes = responseBuffering.map(\.maxBodyBytes).min() ?? 0
     }
 
+    /// The response stages that need the whole body, when every one of them is `fail_open`: a
+    /// body over the buffer limit then skips them (and streams) instead of failing the response.
+    /// Nil when one of them is `fail_closed`, or none buffers.
+    var skippableResponseBuffering: [FilterStage]? {
+        let buffering = responseStages.filter(\.filter.requirements.bufferResponseBody)
+        guard !buffering.isEmpty, buffering.allSatisfy({ $0.failurePolicy == .failOpen }) else { return nil }
+        return buffering
+    }
+
     /// Every filter once, for `onFinish` (the response stages include the request stages).
     var allFilters: [any GatewayFilter] { responseStages.map(\.filter) }
 }
@@ -66,6 +75,9 @@ final class FilterRun {
     private var finished = false
     /// Set when the run is abandoned (the client went away); pending verdicts are ignored.
     private var cancelled = false
+    /// Set when the response body outgrew the buffer of `fail_open` filters that wanted it whole:
+    /// the response phase runs without them.
+    var skipsResponseBuffering = false
 
     init(chain: FilterChain, exchange: FilterExchange) {
         self.chain = chain
@@ -80,7 +92,8 @@ final class FilterRun {
     /// Runs the response filters on the response in ``exchange``; on gateway errors only those
     /// that set `run_on_errors`.
     func runResponsePhase(_ completion: @escaping (Outcome) -> Void) {
-        let stages = exchange.responseOrigin == .gatewayError ? chain.responseStages.filter(\.runOnErrors) : chain.responseStages
+        var stages = exchange.responseOrigin == .gatewayError ? chain.responseStages.filter(\.runOnErrors) : chain.responseStages
+        if skipsResponseBuffering { stages.removeAll(where: \.filter.requirements.bufferResponseBody) }
         run(stages, index: 0, request: false, completion)
     }
 
