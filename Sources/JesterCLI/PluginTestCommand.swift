@@ -63,11 +63,14 @@ struct TestCommand: AsyncParsableCommand {
         let grants = PluginGrants.asRequested(by: bundle.manifest.permissions, environment: ProcessInfo.processInfo.environment)
         var passed = 0
         var failed = 0
+        // One plugin (validated and compiled once) per distinct config; its instances are pooled.
+        var plugins: [[String: String]: Plugin] = [:]
         for (index, testCase) in suite.cases.enumerated() {
             let outcome: PluginTestSuite.Outcome
             do {
                 let config = try suite.config(for: index, schema: bundle.manifest.configSchema)
-                let plugin = try host.makePlugin(manifest: bundle.manifest, wasm: bundle.wasm, config: config, grants: grants)
+                let plugin = try plugins[config] ?? host.makePlugin(manifest: bundle.manifest, wasm: bundle.wasm, config: config, grants: grants)
+                plugins[config] = plugin
                 outcome = try await testCase.run(on: plugin)
             } catch let failure as Failure {
                 outcome = .init(problems: [failure.message], logs: [])
