@@ -21,6 +21,8 @@ let package = Package(
                 .product(name: "JesterRuntime", package: "Jester"),
                 .product(name: "JesterManifest", package: "Jester"),
                 .product(name: "JesterTesting", package: "Jester"),
+                .product(name: "JesterConfig", package: "Jester"),
+                .product(name: "JesterGateway", package: "Jester"),
                 .product(name: "WasmKit", package: "WasmKit"),
                 .product(name: "WAT", package: "WasmKit"),
                 .product(name: "Logging", package: "swift-log"),

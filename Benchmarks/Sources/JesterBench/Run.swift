@@ -176,6 +176,10 @@ func main(arguments: [String]) async throws {
         print(try await runMemoryChild(engine: arguments[index + 1], guest: guest, count: count))
         return
     }
+    if let config = option("--serve-gateway") {
+        try await serveGateway(configFile: config)
+        return
+    }
     if let index = arguments.firstIndex(of: "--profile") {
         guard index + 2 < arguments.count, let calls = Int(arguments[index + 2]) else { throw BenchError("usage: --profile PATH CALLS") }
         try await runProfile(path: arguments[index + 1], calls: calls)

@@ -134,7 +134,6 @@ func hostCallSuite(hosts: JesterHosts) throws -> [Benchmark] {
 func checkoutSuite(hosts: JesterHosts) throws -> [Benchmark] {
     let caller = try hosts.callerThread.benchPlugin(Guests.call)
     let dedicated = try hosts.dedicated.benchPlugin(Guests.call)
-    let guarded = try hosts.guardPages.benchPlugin(Guests.call)
     let plain = try WasmKitSubject(Guests.call, fuelMetering: false)
     let nop = plain.function("nop")
     return [

@@ -3,22 +3,36 @@ public enum HeaderNames {
     /// Whether `path` can replace a request's path: it starts with `/` and has no space, control
     /// character, `?` or `#`.
     public static func isPath(_ path: some StringProtocol) -> Bool {
-        path.hasPrefix("/") && !path.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }
+        path.utf8.first == UInt8(ascii: "/") && allBytes(path) { $0 > 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }
     }
 
     /// Whether `query` (without `?`) can replace a request's query: no space, control character or `#`.
     public static func isQuery(_ query: some StringProtocol) -> Bool {
-        !query.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: "#") }
+        allBytes(query) { $0 > 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "#") }
     }
 
     /// Whether `name` is an RFC 9110 token: letters, digits and ``!#$%&'*+-.^_`|~``, at least one.
     public static func isToken(_ name: some StringProtocol) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy(isTokenByte)
+        !name.isEmpty && allBytes(name, isTokenByte)
     }
 
     /// Whether `value` can be sent as a header value: no CR, LF or NUL.
     public static func isValue(_ value: some StringProtocol) -> Bool {
-        !value.utf8.contains { $0 == 0x0D || $0 == 0x0A || $0 == 0 }
+        allBytes(value) { $0 != 0x0D && $0 != 0x0A && $0 != 0 }
+    }
+
+    /// Whether every UTF-8 byte of `text` satisfies `predicate`, over the string's contiguous
+    /// bytes when it has them (native strings do): the generic `utf8.allSatisfy` took about 45
+    /// instructions a byte on the WASM filter's path.
+    @inline(__always)
+    static func allBytes(_ text: some StringProtocol, _ predicate: (UInt8) -> Bool) -> Bool {
+        if let result = text.utf8.withContiguousStorageIfAvailable({ bytes in
+            for byte in bytes where !predicate(byte) { return false }
+            return true
+        }) {
+            return result
+        }
+        return text.utf8.allSatisfy(predicate)
     }
 
     @inline(__always)
