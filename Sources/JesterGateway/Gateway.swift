@@ -29,6 +29,8 @@ public final class Gateway: Service, Sendable {
     private let stopped = StopSignal()
     private let allowUnsafeDylib: Bool
     private let trustStore: (any TrustStore)?
+    /// Built-in filters' state that outlives a reload (rate-limit buckets, fetched key sets).
+    private let filterStates = FilterStateStore()
 
     private struct State {
         var listeners: [Listener] = []
@@ -89,6 +91,10 @@ public final class Gateway: Service, Sendable {
     /// The configuration being served.
     public var config: GatewayConfig { state.withLockedValue { $0.config } }
 
+    /// How many state objects built-in filters keep across reloads: one per entry that keeps state
+    /// (a rate-limit, a jwt-auth with a URL) in the routes being served.
+    @_spi(Testing) public var filterStateCount: Int { filterStates.count }
+
     /// The state and counters of every plugin the routes use (handlers and WASM filters), by id:
     /// calls, errors, traps, whether it is ready or degraded.
     public var pluginStatuses: [PluginStatus] {
@@ -98,11 +104,13 @@ public final class Gateway: Service, Sendable {
     /// Builds the routing table as ``start()`` would, without binding a listener: upstream TLS,
     /// handler plugins, and every route filter (built-in names, each filter's config against its
     /// JSON Schema, WASM plugins loaded and validated, dylibs loaded when allowed). For `jester
-    /// config validate`, which checks what only building the routes shows.
+    /// config validate`, which checks what only building the routes shows. The routes being served
+    /// are not touched: their filters keep their state, and nothing the checked filters would start
+    /// once serving (a key set fetch) is started.
     ///
     /// - Throws: ``GatewayError`` listing every problem, each with its file and line.
     public func check() async throws {
-        _ = try await buildTable(config, generation: 0, previousPlugins: [:])
+        _ = try await buildTable(config, generation: 0, previousPlugins: [:], states: FilterStateStore.Build(mode: .dryRun))
     }
 
     /// Builds the routes, loads handler plugins and binds every listener.
@@ -116,7 +124,8 @@ public final class Gateway: Service, Sendable {
             return state.config
         }
         guard let config else { return }
-        let (table, plugins) = try await buildTable(config, generation: 1, previousPlugins: [:])
+        let states = filterStates.makeBuild()
+        let (table, plugins) = try await buildTable(config, generation: 1, previousPlugins: [:], states: states)
         core.swap(table)
         var listeners: [Listener] = []
         do {
@@ -133,6 +142,7 @@ public final class Gateway: Service, Sendable {
             $0.generation = 1
             $0.plugins = plugins
         }
+        states.commit()
         for listener in listeners {
             core.logger.notice(
                 "listening",
@@ -147,7 +157,9 @@ public final class Gateway: Service, Sendable {
     /// Replaces the configuration atomically. The new routes, upstreams and plugins are built
     /// first; if anything fails the error is thrown and the old configuration keeps serving.
     /// Requests in flight finish on the routes they started on. Listeners whose settings changed
-    /// are rebound; the others keep their sockets and connections.
+    /// are rebound; the others keep their sockets and connections. Built-in filters whose entry and
+    /// state key are unchanged keep their state (rate-limit buckets, a fetched key set); a failed
+    /// reload leaves it as it was.
     public func reload(_ newConfig: GatewayConfig) async throws {
         let busy = reloadLock.withLockedValue { busy -> Bool in
             if busy { return true }
@@ -158,7 +170,8 @@ public final class Gateway: Service, Sendable {
         defer { reloadLock.withLockedValue { $0 = false } }
 
         let (generation, previousPlugins, oldListeners) = state.withLockedValue { ($0.generation + 1, $0.plugins, $0.listeners) }
-        let (table, plugins) = try await buildTable(newConfig, generation: generation, previousPlugins: previousPlugins)
+        let states = filterStates.makeBuild()
+        let (table, plugins) = try await buildTable(newConfig, generation: generation, previousPlugins: previousPlugins, states: states)
 
         // Listeners: keep the unchanged ones, close the removed or changed ones, bind the new.
         let kept = oldListeners.filter { old in newConfig.listeners.contains { $0 == old.config } }
@@ -181,6 +194,8 @@ public final class Gateway: Service, Sendable {
             throw error
         }
         core.swap(table)
+        // The store now holds what the new routes use; state only the old routes used goes with them.
+        states.commit()
         state.withLockedValue {
             $0.listeners = kept + bound
             $0.generation = generation
@@ -253,7 +268,9 @@ public final class Gateway: Service, Sendable {
         let wasm: [UInt8]
     }
 
-    private func buildTable(_ config: GatewayConfig, generation: Int, previousPlugins: [PluginKey: Plugin]) async throws -> (RoutingTable, [PluginKey: Plugin]) {
+    private func buildTable(
+        _ config: GatewayConfig, generation: Int, previousPlugins: [PluginKey: Plugin], states: FilterStateStore.Build
+    ) async throws -> (RoutingTable, [PluginKey: Plugin]) {
         var problems: [String] = []
         var clientContexts: [UpstreamEndpoint.Key: NIOSSLContext] = [:]
         var groups: [String: UpstreamGroup] = [:]
@@ -323,7 +340,7 @@ public final class Gateway: Service, Sendable {
             }
             let builder = FilterBuilder(
                 route: route, config: config, catalog: catalog, allowUnsafeDylib: allowUnsafeDylib, logger: core.logger,
-                eventLoopGroup: group, loadPlugin: { try plugins.load($0, config: $1, host: self.core.pluginHost) })
+                eventLoopGroup: group, states: states, loadPlugin: { try plugins.load($0, config: $1, host: self.core.pluginHost) })
             let filters = builder.build(problems: &problems)
             do {
                 entries.append(

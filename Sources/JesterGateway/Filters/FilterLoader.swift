@@ -52,6 +52,8 @@ struct FilterBuilder {
     let allowUnsafeDylib: Bool
     let logger: Logger
     let eventLoopGroup: any EventLoopGroup
+    /// Where built-in filters keep state across reloads.
+    let states: FilterStateStore.Build
     /// Loads (or reuses) a WASM plugin with its flattened config.
     let loadPlugin: (PluginBundle, [String: String]) throws -> Plugin
 
@@ -61,16 +63,22 @@ struct FilterBuilder {
         guard !route.filters.isEmpty || !route.responseFilters.isEmpty else { return nil }
         var request: [FilterStage] = []
         var response: [FilterStage] = []
-        for (index, entry) in route.filters.enumerated() {
-            if let stage = stage(entry, key: "filters[\(index)]", problems: &problems) { request.append(stage) }
-        }
-        for (index, entry) in route.responseFilters.enumerated() {
-            if let stage = stage(entry, key: "response_filters[\(index)]", problems: &problems) { response.append(stage) }
+        for (list, entries) in [("filters", route.filters), ("response_filters", route.responseFilters)] {
+            // An entry's state identity: its list, name and place among the entries of that name,
+            // so that adding or removing other filters keeps it.
+            var seen: [String: Int] = [:]
+            for (index, entry) in entries.enumerated() {
+                let label = "\(entry.kind.rawValue):\(entry.name)"
+                let occurrence = seen[label, default: 0]
+                seen[label] = occurrence + 1
+                guard let stage = stage(entry, key: "\(list)[\(index)]", stateEntry: "\(list)/\(entry.name)#\(occurrence)", problems: &problems) else { continue }
+                if list == "filters" { request.append(stage) } else { response.append(stage) }
+            }
         }
         return FilterChain(requestStages: request, responseStages: response, logger: logger)
     }
 
-    private func stage(_ entry: FilterConfig, key: String, problems: inout [String]) -> FilterStage? {
+    private func stage(_ entry: FilterConfig, key: String, stateEntry: String, problems: inout [String]) -> FilterStage? {
         let label = "\(entry.kind.rawValue):\(entry.name)"
         let prefix = "route '\(route.name)' \(key) (\(label))"
         var found: [String] = []
@@ -82,7 +90,7 @@ struct FilterBuilder {
         let filter: (any GatewayFilter)?
         switch entry.kind {
         case .builtin:
-            filter = builtin(entry, report: report, problem: problem, prefix: prefix)
+            filter = builtin(entry, stateEntry: stateEntry, report: report, problem: problem, prefix: prefix)
         case .wasm:
             filter = wasm(entry, report: report, problem: problem, prefix: prefix)
         case .dylib:
@@ -109,7 +117,7 @@ struct FilterBuilder {
         return violations.isEmpty ? compiled.applyingDefaults(to: value) : nil
     }
 
-    private func builtin(_ entry: FilterConfig, report: (String, String) -> Void, problem: (String) -> Void, prefix: String) -> (any GatewayFilter)? {
+    private func builtin(_ entry: FilterConfig, stateEntry: String, report: (String, String) -> Void, problem: (String) -> Void, prefix: String) -> (any GatewayFilter)? {
         guard let type = BuiltinFilters.named(entry.name) else {
             let known = BuiltinFilters.names
             let hint = Suggestions.closest(to: entry.name, in: known).map { "Did you mean \"\($0)\"? " } ?? ""
@@ -122,7 +130,7 @@ struct FilterBuilder {
         setupLogger[metadataKey: "filter"] = "\(entry.name)"
         let setup = FilterSetup(
             route: route.name, directory: (entry.location.file as NSString).deletingLastPathComponent, logger: setupLogger,
-            eventLoopGroup: eventLoopGroup)
+            eventLoopGroup: eventLoopGroup, stateScope: FilterStateScope(build: states, route: route.name, entry: stateEntry))
         do {
             return try type.init(config: config, setup: setup)
         } catch {

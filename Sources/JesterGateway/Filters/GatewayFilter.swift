@@ -8,7 +8,8 @@ public import NIOHTTP1
 ///
 /// A filter is made once per route entry (and again on reload) and shared by every request of the
 /// route, on every event loop: it must be thread-safe. Per-request state goes in the exchange
-/// (``FilterExchange/state(for:)``). Both phases run on the request's event loop and must not
+/// (``FilterExchange/state(for:)``); a built-in filter's state that should outlive a reload in an
+/// object from ``FilterSetup/state(key:make:)``. Both phases run on the request's event loop and must not
 /// block it; work that waits returns ``FilterVerdict/later(_:)``.
 public protocol GatewayFilter: Sendable {
     /// What the filter needs from the gateway before it runs (whole bodies).
@@ -73,12 +74,56 @@ public struct FilterSetup: Sendable {
     public var logger: Logger
     /// The gateway's event loops, for filters that do I/O of their own (fetching a JWKS).
     public var eventLoopGroup: any EventLoopGroup
+    /// Where ``state(key:make:)`` looks.
+    let stateScope: FilterStateScope
 
+    /// A setup outside a gateway (tests, tools): ``state(key:make:)`` always makes a new object
+    /// and ``whenServing(_:)`` runs its action at once.
     public init(route: String, directory: String, logger: Logger, eventLoopGroup: any EventLoopGroup) {
+        self.init(route: route, directory: directory, logger: logger, eventLoopGroup: eventLoopGroup, stateScope: .standalone(route: route))
+    }
+
+    init(route: String, directory: String, logger: Logger, eventLoopGroup: any EventLoopGroup, stateScope: FilterStateScope) {
         self.route = route
         self.directory = directory
         self.logger = logger
         self.eventLoopGroup = eventLoopGroup
+        self.stateScope = stateScope
+    }
+
+    /// State that outlives this filter value across config reloads: the object kept under `key` for
+    /// this entry, or a new one from `make`.
+    ///
+    /// A reload gets the same object back when the route keeps its name, the entry keeps its
+    /// filter name and its place among the entries of that name in the route's `filters` (or
+    /// `response_filters`), and the filter asks for an equal `key`; anything else gets a new
+    /// object, and objects no route of the new config asks for are dropped once it serves. So put in
+    /// `key` what gives the state its meaning (rate-limit's key parts, a key set's URL and
+    /// algorithms), and keep settings that can apply to existing state (a rate, a TTL) in the filter,
+    /// passing them to the object when it is used.
+    ///
+    /// The object is shared by every event loop, and by the old and new filter while requests on
+    /// the old routes finish: it must be thread-safe. Making the filter must not change it, since the
+    /// config being built may yet be refused (`jester config validate`, a reload with an error
+    /// elsewhere) and the running routes go on using it; work to start once the filter serves goes in
+    /// ``whenServing(_:)``.
+    ///
+    /// ```swift
+    /// let buckets = setup.state(key: parts) { BucketShards() }
+    /// ```
+    public func state<State: AnyObject & Sendable, Failure: Error>(
+        key: some Hashable & Sendable, make: () throws(Failure) -> State
+    ) throws(Failure) -> State {
+        let stateKey = FilterStateStore.Key(route: stateScope.route, entry: stateScope.entry, identity: FilterStateStore.Identity(key))
+        return try stateScope.build.state(at: stateKey, make: make)
+    }
+
+    /// Runs `action` once the routes holding this filter serve: when the gateway has started, or a
+    /// reload has swapped them in. Never for a config that is only checked or whose reload fails.
+    /// Outside a gateway (``init(route:directory:logger:eventLoopGroup:)``), at once. For work with
+    /// effects beyond the filter, such as a first fetch of a key set.
+    public func whenServing(_ action: @escaping @Sendable () -> Void) {
+        stateScope.build.whenServing(action)
     }
 }
 

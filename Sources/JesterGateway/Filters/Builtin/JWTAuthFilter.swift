@@ -21,6 +21,12 @@ import Darwin
 /// and when a token names an unknown `kid` (at most once per `jwks_refetch_interval`). Requests that
 /// arrive before the first key set wait for it.
 ///
+/// A fetched key set survives a config reload when the route keeps its name, the entry its place,
+/// and `jwks_url` and `algorithms` are unchanged: no refetch, and an issuer that is down during the
+/// reload does not matter. A changed `jwks_cache_ttl`, `jwks_refetch_interval` or `jwks_timeout`
+/// applies to the kept set (its age is measured from when it was fetched). A `jwks_file` is read
+/// again on every reload, so a changed file takes effect.
+///
 /// The token's `alg` must be one of `algorithms` and match its key; `exp` (required unless
 /// `require_exp = false`) and `nbf` are checked with `leeway`, then `issuer` and `audience` when set.
 /// The token comes from `Authorization: Bearer`, or from the configured `header`, `query` parameter
@@ -100,7 +106,7 @@ public struct JWTAuthFilter: BuiltinFilter {
     let requireExp: Bool
     let claimHeaders: [(claim: String, header: String)]
     let realm: String?
-    let keys: JWTKeyStore
+    let keys: JWTKeys
     /// Seconds since the epoch; replaced in tests.
     var now: @Sendable () -> Double = FilterSupport.wallClock
 
@@ -218,7 +224,7 @@ public struct JWTAuthFilter: BuiltinFilter {
             }
             for problem in parsed.problems { setup.logger.warning("jwt-auth: \(file): \(problem)") }
             source = .keys(parsed.specs)
-        default:
+        case "jwks_url":
             let url = config["jwks_url"]?.stringValue ?? ""
             guard let location = JWKSFetcher.Location(url) else {
                 throw FilterConfigError("$.jwks_url", "\"\(url)\" is not an http or https URL", fix: "Write it as https://host/path")
@@ -231,10 +237,33 @@ public struct JWTAuthFilter: BuiltinFilter {
             } catch {
                 throw FilterConfigError("$.jwks_url", "cannot set up TLS: \(error)")
             }
-            source = .remote(fetcher, ttl: try FilterSupport.duration(config["jwks_cache_ttl"], path: "$.jwks_cache_ttl") ?? .minutes(10))
+            let ttl = try FilterSupport.duration(config["jwks_cache_ttl"], path: "$.jwks_cache_ttl") ?? .minutes(10)
+            // The fetched set is kept across reloads for the same URL and algorithms (which keys of
+            // the set are used); the fetch settings are this config's and apply to the kept set.
+            var made = false
+            let accepted = algorithms
+            let store = setup.state(key: KeySetIdentity(url: url, algorithms: accepted.sorted())) {
+                made = true
+                return JWTKeyStore(algorithms: accepted, group: setup.eventLoopGroup, logger: setup.logger)
+            }
+            let keys = JWTKeys(store: store, source: .remote(fetcher, ttl: ttl), refetchInterval: refetch)
+            self.keys = keys
+            // A new set is fetched once the route serves, not for a check or a reload that fails.
+            if made { setup.whenServing { keys.store.loadUnlessTried(keys.source) } }
+            return
+        default:
+            throw FilterConfigError("$", "has no key source")
         }
-        keys = JWTKeyStore(source: source, algorithms: algorithms, refetchInterval: refetch, group: setup.eventLoopGroup, logger: setup.logger)
+        // A secret or a file: loaded afresh with every config.
+        keys = JWTKeys(
+            store: JWTKeyStore(algorithms: algorithms, group: setup.eventLoopGroup, logger: setup.logger), source: source, refetchInterval: refetch)
         keys.load()
+    }
+
+    /// What a kept key set is for: the same URL and the same usable algorithms.
+    struct KeySetIdentity: Hashable, Sendable {
+        var url: String
+        var algorithms: [String]
     }
 
     // MARK: Request phase
@@ -413,8 +442,32 @@ struct ParsedToken: Sendable {
     }
 }
 
+/// One `jwt-auth` filter's keys: its store (for a `jwks_url`, kept across reloads) used with this
+/// config's source and refetch interval.
+struct JWTKeys: Sendable {
+    let store: JWTKeyStore
+    let source: JWTKeyStore.Source
+    let refetchInterval: TimeAmount
+
+    /// The verifiers for a token's `kid` and `alg`, or a future to wait on, or why there are none.
+    func lookup(kid: String?, alg: String, mayRefetch: Bool, on loop: any EventLoop) -> JWTKeyStore.Lookup {
+        store.lookup(kid: kid, alg: alg, mayRefetch: mayRefetch, on: loop, source: source, refetchInterval: refetchInterval)
+    }
+
+    /// Starts loading the keys unless a load is under way.
+    func load() { store.load(source) }
+
+    /// Waits until no load is under way (for tests).
+    func loaded() async { await store.loaded() }
+
+    /// Whether keys are loaded.
+    var isLoaded: Bool { store.isLoaded }
+}
+
 /// The keys of a `jwt-auth` filter: loaded once (a secret, a file) or fetched and refreshed (a
 /// URL), turned into jwt-kit verifiers off the event loop, and read by every request under a lock.
+/// How they are loaded and when a fetched set is stale comes with each call, from the filter using
+/// the store, so that a reload changing only those settings keeps the store and its keys.
 final class JWTKeyStore: Sendable {
     /// A key as configured or found in a key set, before jwt-kit made a verifier of it.
     enum KeySpec: Sendable, Equatable {
@@ -466,27 +519,25 @@ final class JWTKeyStore: Sendable {
         var loading: Task<Void, Never>?
         var waiters: [EventLoopPromise<Void>] = []
         var lastAttempt: NIODeadline?
-        var expires: NIODeadline?
+        /// When the keys were fetched (a remote set).
+        var fetchedAt: NIODeadline?
         var lastError: String?
     }
 
-    let source: Source
     let algorithms: Set<String>
-    let refetchInterval: TimeAmount
     let group: any EventLoopGroup
     let logger: Logger
     private let state = Mutex(State())
 
-    init(source: Source, algorithms: Set<String>, refetchInterval: TimeAmount, group: any EventLoopGroup, logger: Logger) {
-        self.source = source
+    init(algorithms: Set<String>, group: any EventLoopGroup, logger: Logger) {
         self.algorithms = algorithms
-        self.refetchInterval = refetchInterval
         self.group = group
         self.logger = logger
     }
 
     /// The verifiers for a token's `kid` and `alg`, or a future to wait on, or why there are none.
-    func lookup(kid: String?, alg: String, mayRefetch: Bool, on loop: any EventLoop) -> Lookup {
+    /// A fetch it starts loads from `source`; fetches it asks for are at least `refetchInterval` apart.
+    func lookup(kid: String?, alg: String, mayRefetch: Bool, on loop: any EventLoop, source: Source, refetchInterval: TimeAmount) -> Lookup {
         let now = NIODeadline.now()
         enum Step {
             case found([Verifier], refresh: Bool)
@@ -495,17 +546,19 @@ final class JWTKeyStore: Sendable {
         }
         let step: Step = state.withLock { state in
             if let keys = state.keys {
-                let isRemote: Bool
-                if case .remote = source { isRemote = true } else { isRemote = false }
+                let ttl: TimeAmount?
+                if case .remote(_, let cacheTTL) = source { ttl = cacheTTL } else { ttl = nil }
+                let isRemote = ttl != nil
                 // Refresh an expired set in the background; the old keys serve meanwhile.
-                let refresh = isRemote && state.loading == nil && (state.expires.map { now >= $0 } ?? false) && canRetry(state, now)
+                let expired = ttl.flatMap { ttl in state.fetchedAt.map { now >= $0 + ttl } } ?? false
+                let refresh = isRemote && state.loading == nil && expired && canRetry(state, now, refetchInterval)
                 let candidates: [Verifier]
                 if keys.ignoresKid {
                     candidates = keys.all.filter { $0.alg == alg }
                 } else if let kid {
                     guard let known = keys.byKid[kid] else {
                         // An unknown kid may be a new key: fetch the set again, once in a while.
-                        if isRemote, mayRefetch, state.loading != nil || canRetry(state, now) {
+                        if isRemote, mayRefetch, state.loading != nil || canRetry(state, now, refetchInterval) {
                             let promise = loop.makePromise(of: Void.self)
                             state.waiters.append(promise)
                             return .wait(promise.futureResult, start: state.loading == nil)
@@ -519,7 +572,7 @@ final class JWTKeyStore: Sendable {
                 return .found(candidates, refresh: refresh)
             }
             // No keys yet: wait for the load under way, or start one when the last failed long enough ago.
-            if state.loading != nil || (mayRefetch && canRetry(state, now)) {
+            if state.loading != nil || (mayRefetch && canRetry(state, now, refetchInterval)) {
                 let promise = loop.makePromise(of: Void.self)
                 state.waiters.append(promise)
                 return .wait(promise.futureResult, start: state.loading == nil)
@@ -528,27 +581,32 @@ final class JWTKeyStore: Sendable {
         }
         switch step {
         case .found(let verifiers, let refresh):
-            if refresh { load() }
+            if refresh { load(source) }
             return .keys(verifiers)
         case .wait(let future, let start):
-            if start { load() }
+            if start { load(source) }
             return .wait(future)
         case .unavailable(let reason):
             return .unavailable(reason)
         }
     }
 
-    private func canRetry(_ state: State, _ now: NIODeadline) -> Bool {
+    private func canRetry(_ state: State, _ now: NIODeadline, _ refetchInterval: TimeAmount) -> Bool {
         guard let last = state.lastAttempt else { return true }
         return now - last >= refetchInterval
     }
 
-    /// Starts loading the keys unless a load is under way.
-    func load() {
+    /// Starts loading the keys from `source` unless a load is under way.
+    func load(_ source: Source) { load(source, unlessTried: false) }
+
+    /// Starts the first load, unless a request already started one.
+    func loadUnlessTried(_ source: Source) { load(source, unlessTried: true) }
+
+    private func load(_ source: Source, unlessTried: Bool) {
         state.withLock { state in
-            guard state.loading == nil else { return }
+            guard state.loading == nil, !unlessTried || state.lastAttempt == nil else { return }
             state.lastAttempt = .now()
-            state.loading = Task { await self.runLoad() }
+            state.loading = Task { await self.runLoad(source) }
         }
     }
 
@@ -562,14 +620,15 @@ final class JWTKeyStore: Sendable {
     /// Whether keys are loaded.
     var isLoaded: Bool { state.withLock { $0.keys != nil } }
 
-    private func runLoad() async {
+    private func runLoad(_ source: Source) async {
         var result: Result<(KeySet, [String]), JWKSFetcher.Failure>
-        var ttl: TimeAmount?
+        let remote: Bool
         switch source {
         case .keys(let specs):
+            remote = false
             result = .success(await Self.verifiers(for: specs))
-        case .remote(let fetcher, let cacheTTL):
-            ttl = cacheTTL
+        case .remote(let fetcher, _):
+            remote = true
             do {
                 let body = try await fetcher.fetch(on: group.next()).get()
                 let parsed = Self.specs(fromJWKS: body, algorithms: algorithms)
@@ -599,7 +658,7 @@ final class JWTKeyStore: Sendable {
             case .success(let (keys, _)):
                 state.keys = keys
                 state.lastError = nil
-                state.expires = ttl.map { .now() + $0 }
+                state.fetchedAt = remote ? .now() : nil
             case .failure(let failure):
                 state.lastError = failure.description
             }

@@ -13,8 +13,15 @@ import Synchronization
 /// Memory is bounded: a bucket that has refilled completely is forgotten (it is the same as a new
 /// one), idle buckets are swept as they refill, and at most `max_keys` buckets are kept; when that
 /// many keys are busy at once the least recently used are dropped, which gives them a fresh bucket.
-/// The buckets are spread over 16 independently locked shards. Counts start afresh when the config
-/// is reloaded, and are not shared between gateway processes.
+/// The buckets are spread over 16 independently locked shards, and are not shared between gateway
+/// processes.
+///
+/// The buckets survive a config reload as long as the route keeps its name and the entry its
+/// `key` (and its place among the route's rate-limit entries): a client cannot get a fresh limit by
+/// having the config reloaded. A reload that changes `rps`/`rpm`, `burst` or `max_keys` keeps every
+/// bucket with its tokens; they refill at the new rate, never beyond the new burst (a smaller
+/// burst cuts fuller buckets down to it), and the new bound applies as buckets are added. A changed
+/// `key` means other buckets: they start full.
 ///
 /// ```toml
 /// [[routes.filters]]
@@ -43,7 +50,7 @@ public struct RateLimitFilter: BuiltinFilter {
         "additionalProperties": false,
     ]
 
-    enum KeyPart: Sendable, Equatable {
+    enum KeyPart: Sendable, Hashable {
         case ip
         case route
         case header(String)
@@ -77,7 +84,10 @@ public struct RateLimitFilter: BuiltinFilter {
             }
         }
         self.parts = parts
-        limiter = TokenBuckets(perSecond: perSecond, burst: burst, maxKeys: Int(config["max_keys"]?.integerValue ?? 100_000))
+        // The buckets are kept across reloads for the same key parts; the rate, burst and bound
+        // are this config's and apply to them as they are.
+        let shards = setup.state(key: parts) { BucketShards() }
+        limiter = TokenBuckets(perSecond: perSecond, burst: burst, maxKeys: Int(config["max_keys"]?.integerValue ?? 100_000), shards: shards)
         headers = config["headers"]?.boolValue ?? false
         limitValue = String(burst)
     }
@@ -113,12 +123,12 @@ public struct RateLimitFilter: BuiltinFilter {
             }
             return .respond(.text(.tooManyRequests, "Too Many Requests", headers: responseHeaders))
         }
-        if headers { exchange.setState(Remaining(decision.remaining), for: ObjectIdentifier(limiter)) }
+        if headers { exchange.setState(Remaining(decision.remaining), for: ObjectIdentifier(limiter.shards)) }
         return .proceed
     }
 
     public func onResponse(_ exchange: FilterExchange) -> FilterVerdict {
-        if headers, let remaining = exchange.state(for: ObjectIdentifier(limiter)) as? Remaining {
+        if headers, let remaining = exchange.state(for: ObjectIdentifier(limiter.shards)) as? Remaining {
             exchange.responseHeaders.replaceOrAdd(name: "x-ratelimit-limit", value: limitValue)
             exchange.responseHeaders.replaceOrAdd(name: "x-ratelimit-remaining", value: String(remaining.count))
         }
@@ -126,26 +136,16 @@ public struct RateLimitFilter: BuiltinFilter {
     }
 }
 
-/// Token buckets by key, in shards that lock independently.
-final class TokenBuckets: Sendable {
+/// Token buckets by key with one entry's rate, burst and bound. The buckets themselves are in
+/// ``BucketShards``, which a reload hands to the new filter; the rate, burst and bound are applied
+/// whenever a bucket is used, so a changed config takes effect on the buckets as they are.
+struct TokenBuckets: Sendable {
     struct Decision: Equatable {
         /// Whole tokens left after this request.
         var remaining: Int
         /// For a refused request: seconds until a token is back (at least 1).
         var retryAfterSeconds: Int?
     }
-
-    struct Bucket {
-        var tokens: Double
-        var stamp: Int64
-    }
-
-    struct Shard {
-        var buckets: [String: Bucket] = [:]
-        var lastSweep: Int64 = 0
-    }
-
-    static let shardCount = 16
 
     let perNanosecond: Double
     let perSecond: Double
@@ -154,38 +154,35 @@ final class TokenBuckets: Sendable {
     /// How often a shard drops its refilled buckets: the time a bucket takes to refill, at least a
     /// second and at most a minute.
     let sweepInterval: Int64
-    let clock: @Sendable () -> Int64
-    private let shards: [Locked]
+    let shards: BucketShards
 
-    /// One shard behind its own lock (a class: `Mutex` cannot sit in an array).
-    final class Locked: Sendable {
-        let mutex = Mutex(Shard())
-    }
-
-    init(perSecond: Double, burst: Int, maxKeys: Int, clock: @escaping @Sendable () -> Int64 = { Int64(NIODeadline.now().uptimeNanoseconds) }) {
+    init(perSecond: Double, burst: Int, maxKeys: Int, shards: BucketShards) {
         self.perSecond = perSecond
         perNanosecond = perSecond / 1e9
         self.burst = Double(burst)
-        shardCapacity = max(1, maxKeys / Self.shardCount)
+        shardCapacity = max(1, maxKeys / BucketShards.shardCount)
         let refill = Double(burst) / perSecond * 1e9
         sweepInterval = Int64(min(60e9, max(1e9, refill)))
-        self.clock = clock
-        shards = (0..<Self.shardCount).map { _ in Locked() }
+        self.shards = shards
+    }
+
+    /// Buckets of their own, on `clock`.
+    init(perSecond: Double, burst: Int, maxKeys: Int, clock: @escaping @Sendable () -> Int64 = BucketShards.uptime) {
+        self.init(perSecond: perSecond, burst: burst, maxKeys: maxKeys, shards: BucketShards(clock: clock))
     }
 
     /// Takes a token from `key`'s bucket if it has one.
     func take(_ key: String) -> Decision {
-        let now = clock()
-        let shard = shards[Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))]
-        return shard.mutex.withLock { shard in
-            var bucket: Bucket
+        let now = shards.clock()
+        return shards.shard(for: key).mutex.withLock { shard in
+            var bucket: BucketShards.Bucket
             if let existing = shard.buckets[key] {
                 bucket = existing
                 let elapsed = Double(max(0, now - bucket.stamp))
                 bucket.tokens = min(burst, bucket.tokens + elapsed * perNanosecond)
             } else {
                 if shard.buckets.count >= shardCapacity { makeRoom(in: &shard, now: now) }
-                bucket = Bucket(tokens: burst, stamp: now)
+                bucket = BucketShards.Bucket(tokens: burst, stamp: now)
             }
             bucket.stamp = now
             let decision: Decision
@@ -204,14 +201,14 @@ final class TokenBuckets: Sendable {
         }
     }
 
-    /// Drops the buckets that have refilled completely.
-    private func sweep(_ shard: inout Shard, now: Int64) {
+    /// Drops the buckets that have refilled completely (at this rate and burst).
+    private func sweep(_ shard: inout BucketShards.Shard, now: Int64) {
         shard.lastSweep = now
         shard.buckets = shard.buckets.filter { $0.value.tokens + Double(max(0, now - $0.value.stamp)) * perNanosecond < burst }
     }
 
     /// Frees room for a new bucket: first the refilled ones, then the least recently used eighth.
-    private func makeRoom(in shard: inout Shard, now: Int64) {
+    private func makeRoom(in shard: inout BucketShards.Shard, now: Int64) {
         sweep(&shard, now: now)
         guard shard.buckets.count >= shardCapacity else { return }
         let stamps = shard.buckets.values.map(\.stamp).sorted()
@@ -220,5 +217,45 @@ final class TokenBuckets: Sendable {
     }
 
     /// Buckets held, for tests.
+    var count: Int { shards.count }
+}
+
+/// The token buckets of one rate-limit entry, by key, in shards that lock independently: the state
+/// a reload keeps (``FilterSetup/state(key:make:)``). A bucket is its tokens and when they were
+/// counted; what refills it and how far is ``TokenBuckets``'.
+final class BucketShards: Sendable {
+    struct Bucket {
+        var tokens: Double
+        var stamp: Int64
+    }
+
+    struct Shard {
+        var buckets: [String: Bucket] = [:]
+        var lastSweep: Int64 = 0
+    }
+
+    /// One shard behind its own lock (a class: `Mutex` cannot sit in an array).
+    final class Locked: Sendable {
+        let mutex = Mutex(Shard())
+    }
+
+    static let shardCount = 16
+
+    /// Nanoseconds of monotonic time.
+    static let uptime: @Sendable () -> Int64 = { Int64(NIODeadline.now().uptimeNanoseconds) }
+
+    let clock: @Sendable () -> Int64
+    private let shards: [Locked]
+
+    init(clock: @escaping @Sendable () -> Int64 = BucketShards.uptime) {
+        self.clock = clock
+        shards = (0..<Self.shardCount).map { _ in Locked() }
+    }
+
+    func shard(for key: String) -> Locked {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(Self.shardCount))]
+    }
+
+    /// Buckets held.
     var count: Int { shards.reduce(0) { total, shard in total + shard.mutex.withLock { $0.buckets.count } } }
 }
