@@ -241,3 +241,48 @@ extension HTTPFilterSession {
         #expect(!report.issues.contains { $0.message.contains("\"on-response-body\" has signature") })
     }
 }
+
+/// The Swift PDK's body hooks, built from source with Embedded Swift.
+@Suite struct SwiftPDKBodyHookTests {
+    static let source = """
+        extension Plugin {
+            static func onRequestBody(_ request: Request, _ chunk: [UInt8], end: Bool) -> [UInt8]? {
+                end ? Array("[end]".utf8) : nil
+            }
+
+            static func onResponseBody(_ request: Request, _ response: Response, _ chunk: [UInt8], end: Bool) -> [UInt8]? {
+                if end { return Array((request.header("x-tail") ?? "<none>").utf8) }
+                return chunk.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }
+            }
+        }
+        """
+
+    @Test func theSwiftPDKExportsBodyHooks() throws {
+        let directory = try JesterFixtures.temporaryDirectory("swift-body-hooks")
+        try Self.source.write(toFile: directory + "/Hooks.swift", atomically: true, encoding: .utf8)
+        let exports = ["on-request-body", "on-response-body"]
+        let wasm = try JesterFixtures.buildSwiftPlugin(
+            directory: directory,
+            exports: exports,
+            output: directory + "/hooks.wasm"
+        )
+        let manifest = JesterFixtures.manifest(
+            id: "swift-hooks",
+            exports: exports.map { ExportDeclaration(name: $0, kind: .httpFilter) }
+        )
+        let plugin = try PluginHost(logger: JesterFixtures.logger).makePlugin(manifest: manifest, wasm: wasm)
+        let info = try ModuleInfo(bytes: wasm)
+        #expect(info.functionExport(named: "cabi_post_on-response-body") != nil)
+
+        let session = try plugin.openHTTPFilterSession()
+        defer { session.close() }
+        #expect(try session.body(.request, "as is") == nil)
+        #expect(try session.body(.request, "", end: true) == "[end]")
+        #expect(try session.body(.response, "shout, please") == "SHOUT, PLEASE")
+        #expect(
+            try session.body(.response, "", end: true, messages: FixedMessages(requestHeaders: ["x-tail": "bye"]))
+                == "bye"
+        )
+        #expect(try session.body(.response, "", end: true) == "<none>")
+    }
+}
