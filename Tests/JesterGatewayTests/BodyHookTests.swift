@@ -516,3 +516,45 @@ enum BodyHookGuest {
         #expect(origin.requests.last?.body == Array("DATA[1]".utf8))
     }
 }
+
+/// `examples/filters/stream-redact`, built from source with the C PDK, in the gateway.
+@Suite(.serialized) struct StreamRedactExampleTests {
+    @Test func theExampleMasksAWordAcrossChunksAndCountsTheRequestBody() async throws {
+        let directory = try JesterFixtures.temporaryDirectory("stream-redact") + "/stream-redact"
+        try FileManager.default.copyItem(
+            atPath: JesterFixtures.repositoryRoot + "/examples/filters/stream-redact",
+            toPath: directory
+        )
+        let root = JesterFixtures.repositoryRoot
+        _ = try GuestToolchain().buildC(
+            sources: [directory + "/stream_redact.c"],
+            output: directory + "/stream-redact.wasm",
+            includeDirectories: [try #require(GuestToolchain.cPDKIncludeDirectory(root: root))]
+        )
+        let origin = try await TestOrigin { request in
+            (.ok, HTTPHeaders([("content-type", "text/plain")]), Array("origin got: ".utf8) + request.body)
+        }
+        var filter = FilterConfig(kind: .wasm, name: "redact", plugin: directory)
+        filter.config = ["word": "secret"]
+        let route = RouteConfig(name: "app", action: .upstream("app"), filters: [filter])
+        let (gw, port) = try await gateway(routes: [route], upstreams: [upstream("app", [origin])])
+        defer {
+            Task {
+                await gw.shutdown()
+                await origin.stop()
+            }
+        }
+
+        // "sec" and "ret" arrive in separate chunks: the filter holds "sec" back, then masks both.
+        let streamed = try JesterFixtures.curl([
+            "-s", "http://127.0.0.1:\(port)/chunks/40/the%20sec/ret%20is%20se/cret%20se",
+        ])
+        #expect(streamed.stdout == "the ****** is ****** se", "\(streamed.stdout)")
+
+        // The request body is masked on its way up, split across chunks too, and counted.
+        let raw = try await BodyHookGuest.sendChunked(port: port, path: "/up", parts: ["my secr", "et and secret"])
+        #expect(raw.lowercased().contains("x-request-body-bytes: 20"), "\(raw)")
+        #expect(BodyHookGuest.body(ofRaw: raw) == "origin got: my ****** and ******", "\(raw)")
+        #expect(origin.requests.last?.body == Array("my ****** and ******".utf8))
+    }
+}
