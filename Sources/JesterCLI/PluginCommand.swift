@@ -182,7 +182,8 @@ struct BuildCommand: AsyncParsableCommand {
 
             Embedded Swift, when it has .swift files: compiles them together with the Swift PDK \
             (pdk/swift) for wasm32-unknown-none-wasm, taking the PDK's file for each declared export \
-            (handle, on-request, on-response), so a filter has no handle and a handler no on-request.
+            (handle, on-request, on-response, on-request-body, on-response-body), so a filter has no \
+            handle and a handler no on-request.
 
             C, when it has .c files: compiles them with the Swift toolchain's clang --target=wasm32, \
             freestanding (no C library), with pdk/c on the include path (jester_handler.h, \
@@ -358,7 +359,8 @@ struct BuildCommand: AsyncParsableCommand {
             throw Failure(message: """
                 built \(path), but it does not export \(missing.joined(separator: ", ")), which plugin.json needs: \
                 in Swift, implement the hook of each declared export in an extension of Plugin; in C, define it \
-                (jester_handle, jester_on_request, ...: see pdk/c/README.md); in Rust, name it in \
+                (jester_handle, jester_on_request, ...; a body hook with JESTER_ON_REQUEST_BODY(f): see \
+                pdk/c/README.md); in Rust, name it in \
                 jester_pdk::handler! or jester_pdk::http_filter! (see pdk/rust/README.md)
                 """)
         }

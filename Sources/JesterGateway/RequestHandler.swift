@@ -102,6 +102,8 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
     private var exchangeTimer: LazyTimer?
     /// A filter replaced the request body and it went upstream whole: the client's is dropped.
     private var dropsRequestBody = false
+    /// The request body transforms of the request being served (empty when it has no body).
+    private var requestTransforms: [any RequestBodyTransform] = []
 
     init(connection: ConnectionContext) {
         self.connection = connection
@@ -320,6 +322,11 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
     /// filters, the request is the one they edited, and body that arrived meanwhile follows.
     private func startAction(_ route: CompiledRoute, target: RequestTarget, pending: PendingRequest?, context: ChannelHandlerContext) {
         let ended = pending?.ended ?? false
+        if let exchange = filters?.exchange, !exchange.requestBodyTransforms.isEmpty, let head = request?.head,
+            Self.hasBody(head, target) || exchange.requestBodyReplaced
+        {
+            requestTransforms = exchange.requestBodyTransforms
+        }
         switch route.action {
         case .respond(let fixed):
             state = .local(.fixed(fixed))
@@ -340,16 +347,34 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
                 head = HTTPRequestHead(version: original.version, method: exchange.method, uri: exchange.uri, headers: exchange.requestHeaders)
                 path = exchange.uri
                 if exchange.requestBodyReplaced || exchange.bufferedRequestBody != nil {
-                    // The body is known whole: send it with its length.
-                    replacement = exchange.bufferedRequestBody ?? context.channel.allocator.buffer(capacity: 0)
+                    // The body is known whole: send it (through the transforms) with its length.
+                    var whole = exchange.bufferedRequestBody ?? context.channel.allocator.buffer(capacity: 0)
+                    if !requestTransforms.isEmpty {
+                        do {
+                            whole = try Self.transformWhole(whole, requestTransforms, allocator: context.channel.allocator)
+                        } catch {
+                            requestTransforms = []
+                            request?.keepAlive = false
+                            state = .local(.failure(.bodyTransform(error, route: request?.route)))
+                            if ended { respondNow(close: true) }
+                            return
+                        }
+                        requestTransforms = []
+                    }
+                    replacement = whole
                     head.headers.remove(name: "transfer-encoding")
-                    head.headers.replaceOrAdd(name: "content-length", value: String(replacement!.readableBytes))
+                    head.headers.replaceOrAdd(name: "content-length", value: String(whole.readableBytes))
                 }
             }
-            let upstreamHead = ProxyHeaders.upstreamRequest(
+            var upstreamHead = ProxyHeaders.upstreamRequest(
                 head, path: path, clientAddress: connection.clientAddress, scheme: connection.scheme,
                 host: target.host.map(String.init), endpoint: endpoint, via: isHTTP2 ? ProxyHeaders.via2 : ProxyHeaders.via(for: head.version)
             )
+            if !requestTransforms.isEmpty {
+                // The transforms change the length: the body goes chunked.
+                upstreamHead.headers.remove(name: "content-length")
+                upstreamHead.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+            }
             let exchange = ProxyExchange(
                 handler: self, endpoint: endpoint, route: route.name, head: upstreamHead, group: group, retry: filters?.exchange.retryPolicy)
             state = .proxying(exchange)
@@ -360,8 +385,10 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
                 exchange.forwardEnd(nil)
                 dropsRequestBody = true
             } else if let pending {
-                for part in pending.heldBody { exchange.forwardBody(part) }
-                if ended { exchange.forwardEnd(pending.trailers) }
+                for part in pending.heldBody {
+                    guard forwardRequestBody(part, to: exchange) else { return }
+                }
+                if ended { forwardRequestEnd(pending.trailers, to: exchange) }
             }
             exchange.flushUpstream()
         }
@@ -392,7 +419,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             collected.writeBuffer(&body)
             state = .local(.plugin(plugin, body: collected))
         case .proxying(let exchange):
-            if !dropsRequestBody { exchange.forwardBody(body) }
+            if !dropsRequestBody { forwardRequestBody(body, to: exchange) }
         case .filtering(let pending):
             guard let filters, !pending.done else { break }
             if filters.chain.buffersRequestBody {
@@ -424,7 +451,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         case .local:
             respondNow(close: false)
         case .proxying(let exchange):
-            if !dropsRequestBody { exchange.forwardEnd(trailers) }
+            if !dropsRequestBody { forwardRequestEnd(trailers, to: exchange) }
         case .filtering(let pending):
             pending.ended = true
             pending.trailers = trailers
@@ -438,6 +465,82 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         case .idle, .closed:
             break
         }
+    }
+
+    /// Forwards a request body chunk to the upstream through the request transforms; false when
+    /// a transform failed (the request is then answered or cut).
+    @discardableResult
+    private func forwardRequestBody(_ body: ByteBuffer, to exchange: ProxyExchange) -> Bool {
+        guard !requestTransforms.isEmpty, let context else {
+            exchange.forwardBody(body)
+            return true
+        }
+        var out = body
+        do {
+            for transform in requestTransforms { out = try transform.transform(out, allocator: context.channel.allocator) }
+        } catch {
+            requestTransformFailed(error, exchange: exchange)
+            return false
+        }
+        if out.readableBytes > 0 { exchange.forwardBody(out) }
+        return true
+    }
+
+    /// Ends the request body to the upstream, after what the request transforms held back.
+    private func forwardRequestEnd(_ trailers: HTTPHeaders?, to exchange: ProxyExchange) {
+        if !requestTransforms.isEmpty, let context {
+            do {
+                try Self.finishTransforms(requestTransforms, allocator: context.channel.allocator) { tail in
+                    if tail.readableBytes > 0 { exchange.forwardBody(tail) }
+                }
+            } catch {
+                requestTransformFailed(error, exchange: exchange)
+                return
+            }
+        }
+        exchange.forwardEnd(trailers)
+    }
+
+    /// A request body transform failed on the way to the upstream: the upstream exchange is
+    /// dropped; the client gets the failure (500 or 503), or the connection is cut when the
+    /// response had started.
+    private func requestTransformFailed(_ error: any Error, exchange: ProxyExchange) {
+        requestTransforms = []
+        exchange.abort()
+        let failure = GatewayFailure.bodyTransform(error, route: request?.route)
+        if exchange.responseStarted {
+            logBodyFailure(failure)
+            finishAbruptly(error: failure.code)
+            return
+        }
+        request?.keepAlive = false
+        state = .local(.failure(failure))
+        respondNow(close: true)
+    }
+
+    /// Logs a body transform's failure that cuts the connection (no error answer carries it).
+    private func logBodyFailure(_ failure: GatewayFailure) {
+        connection.core.logger.warning(
+            "\(failure.message) mid-body; the connection is cut\(failure.detail.map { ": \($0)" } ?? "")",
+            metadata: ["route": .string(failure.route ?? request?.route ?? "-")])
+    }
+
+    /// Runs `finish` of every request transform, passing each tail through the transforms after
+    /// it, and hands each result to `write`, in order (as `exchangeFinished` does for responses).
+    static func finishTransforms(_ transforms: [any RequestBodyTransform], allocator: ByteBufferAllocator, write: (ByteBuffer) -> Void) throws {
+        for (index, transform) in transforms.enumerated() {
+            var tail = try transform.finish(allocator: allocator)
+            for later in transforms[(index + 1)...] { tail = try later.transform(tail, allocator: allocator) }
+            write(tail)
+        }
+    }
+
+    /// Whether a request has a body for the request transforms to see: `transfer-encoding`, or a
+    /// `content-length` above 0 (HTTP/2 requests with a body get one or the other from NIO's
+    /// translation, except GET, HEAD, DELETE, CONNECT and TRACE without `content-length`).
+    static func hasBody(_ head: HTTPRequestHead, _ target: RequestTarget) -> Bool {
+        if let length = target.contentLength { return length > 0 }
+        return head.headers.contains(name: "transfer-encoding")
     }
 
     private func bodyTooLarge() {
@@ -470,8 +573,19 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             var head = HTTPResponseHead(version: responseVersion, status: response.status, headers: response.headers)
             head.headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
             writeComplete(head: head, body: response.body, close: close, origin: .filter)
-        case .plugin(let plugin, let body):
+        case .plugin(let plugin, var body):
             state = .idle
+            if !requestTransforms.isEmpty, let context {
+                // The handler gets the collected body through the request transforms.
+                do {
+                    body = try Self.transformWhole(body, requestTransforms, allocator: context.channel.allocator)
+                } catch {
+                    requestTransforms = []
+                    writeFailure(.bodyTransform(error, route: request?.route), close: close)
+                    return
+                }
+                requestTransforms = []
+            }
             runPlugin(plugin, body: body)
         }
     }
@@ -585,13 +699,24 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             do {
                 body = try Self.transformWhole(body, exchange.responseBodyTransforms, allocator: context.channel.allocator)
             } catch {
-                writeFailure(GatewayFailure(.filterFailed(filter: "body transform", String(describing: error))), close: close)
+                writeFailure(.bodyTransform(error, route: request?.route), close: close)
                 return
             }
         }
         headers.remove(name: "transfer-encoding")
         headers.replaceOrAdd(name: "content-length", value: String(body.readableBytes))
         writeComplete(head: HTTPResponseHead(version: responseVersion, status: exchange.status, headers: headers), body: body, close: close)
+    }
+
+    static func transformWhole(_ body: ByteBuffer, _ transforms: [any RequestBodyTransform], allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        var out = body
+        for transform in transforms {
+            var next = try transform.transform(out, allocator: allocator)
+            var tail = try transform.finish(allocator: allocator)
+            next.writeBuffer(&tail)
+            out = next
+        }
+        return out
     }
 
     static func transformWhole(_ body: ByteBuffer, _ transforms: [any ResponseBodyTransform], allocator: ByteBufferAllocator) throws -> ByteBuffer {
@@ -650,6 +775,7 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         responseMode = .streaming
         responsePhaseStarted = false
         dropsRequestBody = false
+        requestTransforms = []
         if pausedForFilters {
             pausedForFilters = false
             setReadsPaused(false)
@@ -725,9 +851,21 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
             let exchange = filters.exchange
             switch outcome {
             case .proceed where exchange.responseBodyReplaced:
+                var body = exchange.bufferedResponseBody ?? context.channel.allocator.buffer(capacity: 0)
+                if !exchange.responseBodyTransforms.isEmpty {
+                    // The replacement is the body the client gets: through the transforms, whole.
+                    do {
+                        body = try Self.transformWhole(body, exchange.responseBodyTransforms, allocator: context.channel.allocator)
+                    } catch {
+                        if case .proxying(let proxy) = self.state { proxy.abort() }
+                        self.responseMode = .streaming
+                        self.writeFailure(.bodyTransform(error, route: self.request?.route), close: true)
+                        return
+                    }
+                }
                 self.responseMode = .dropping
-                self.writeStreamedHead(status: exchange.status, headers: exchange.responseHeaders, length: exchange.bufferedResponseBody?.readableBytes ?? 0)
-                if let body = exchange.bufferedResponseBody, body.readableBytes > 0 { _ = self.writeResponseChunk(body) }
+                self.writeStreamedHead(status: exchange.status, headers: exchange.responseHeaders, length: body.readableBytes)
+                if body.readableBytes > 0 { _ = self.writeResponseChunk(body) }
             case .proceed:
                 self.responseMode = .streaming
                 self.writeStreamedHead(status: exchange.status, headers: exchange.responseHeaders, length: nil)
@@ -785,7 +923,11 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
                 for transform in transforms { out = try transform.transform(out, allocator: context.channel.allocator) }
             } catch {
                 if case .proxying(let proxy) = state { proxy.abort() }
-                finishAbruptly(error: "filter_failed")
+                let failure = GatewayFailure.bodyTransform(error, route: request?.route)
+                logBodyFailure(failure)
+                // What went out before the failure reaches the client; then the body is cut.
+                context.flush()
+                finishAbruptly(error: failure.code)
                 return true
             }
             return writeResponseChunk(out)
@@ -854,7 +996,10 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
                         _ = writeResponseChunk(tail)
                     }
                 } catch {
-                    finishAbruptly(error: "filter_failed")
+                    let failure = GatewayFailure.bodyTransform(error, route: request?.route)
+                    logBodyFailure(failure)
+                    context.flush()
+                    finishAbruptly(error: failure.code)
                     return
                 }
             }

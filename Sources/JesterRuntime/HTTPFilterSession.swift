@@ -206,3 +206,56 @@ extension Plugin {
         return HTTPFilterSession(plugin: self, instance: instance, context: context)
     }
 }
+
+// MARK: - Body hooks (on-request-body, on-response-body)
+
+extension HTTPFilterSession {
+    /// Whether the plugin exports `on-request-body`.
+    public var handlesRequestBodies: Bool { plugin.image.httpFilterBodyExports.onRequestBody != nil }
+    /// Whether the plugin exports `on-response-body`.
+    public var handlesResponseBodies: Bool { plugin.image.httpFilterBodyExports.onResponseBody != nil }
+
+    /// Calls `on-request-body` (for `.request`) or `on-response-body` (for `.response`) with one
+    /// chunk of a streamed body, on this session's instance: the same one `on-request` and
+    /// `on-response` of the request ran on. Each call has the plugin's fuel and deadline, as
+    /// every hook call does.
+    ///
+    /// During the call the guest may read the request (and, in `on-response-body`, the
+    /// response) through `messages`; the host passes no response handle to `on-request-body`.
+    ///
+    /// ```swift
+    /// let out = try session.onBody(.response, chunk: bytes, end: false, messages: messages)
+    /// forward(out ?? Array(bytes))
+    /// ```
+    ///
+    /// - Parameters:
+    ///   - chunk: The bytes as they arrived; empty for the call that only says the body ended.
+    ///   - end: Whether this is the last call for the body.
+    /// - Returns: nil to forward `chunk` unchanged (`none`, or the plugin does not export the
+    ///   hook); otherwise the bytes to forward instead, possibly none.
+    /// - Throws: ``PluginError`` (a limit, or `badGuestResponse` for a malformed result area
+    ///   naming the export) or ``GuestTrap``; the session is unusable afterwards, as after a
+    ///   failed `on-request`.
+    public func onBody(_ message: HTTPFilterMessage, chunk: UnsafeRawBufferPointer, end: Bool, messages: any HTTPFilterMessages) throws -> [UInt8]? {
+        let exports = plugin.image.httpFilterBodyExports
+        let export = message == .request ? HTTPFilterBodyHooks.requestExport : HTTPFilterBodyHooks.responseExport
+        guard let instance else {
+            throw PluginError.make(.unloaded, "this filter session is closed or its instance failed earlier in the request").with(pluginID: plugin.id, export: export)
+        }
+        guard let index = message == .request ? exports.onRequestBody : exports.onResponseBody, let function = instance.function(at: index) else {
+            return nil
+        }
+        let post = (message == .request ? exports.postRequestBody : exports.postResponseBody).flatMap { instance.function(at: $0) }
+        let budget = fixedBudget.map { CallBudget(fuel: $0.fuel, deadline: Watchdog.now() &+ $0.nanoseconds, timeout: $0.timeout) } ?? plugin.budget(for: context)
+        instance.context.httpMessages = messages
+        defer { instance.context.httpMessages = nil }
+        do {
+            return try HTTPFilterBodyHooks.call(
+                function, post: post, export: export, message: message, chunk: chunk, end: end, on: instance, budget: budget, fuel: &fuelUsed)
+        } catch {
+            failure = error
+            self.end()
+            throw error
+        }
+    }
+}

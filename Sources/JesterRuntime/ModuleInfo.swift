@@ -207,6 +207,9 @@ public struct ModuleInfo: Sendable {
         if exportNames.contains("on-request") || exportNames.contains("on-response"), exportNames.contains("cabi_realloc") {
             return (.jester, "exports on-request or on-response and cabi_realloc (the http-filter world)", nil)
         }
+        if exportNames.contains("on-request-body") || exportNames.contains("on-response-body"), exportNames.contains("cabi_realloc") {
+            return (.jester, "exports on-request-body or on-response-body and cabi_realloc (the http-filter world)", nil)
+        }
         let importsWASI = importModules.contains("wasi_snapshot_preview1")
         if exportNames.contains("_start") {
             return (.wasiCommand, importsWASI ? "exports _start and imports WASI preview 1" : "exports _start", nil)

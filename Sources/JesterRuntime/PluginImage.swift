@@ -30,6 +30,8 @@ final class PluginImage: Sendable {
     let functionExportIndex: [String: Int]
     /// Positions of the `http-filter` hooks in `functionExports`, looked up once.
     let httpFilterExports: (onRequest: Int?, onResponse: Int?)
+    /// Positions of the `http-filter` body hooks and their `cabi_post_*` exports, looked up once.
+    let httpFilterBodyExports: HTTPFilterBodyExports
 
     var needsWASI: Bool { !wasiImports.isEmpty }
 
@@ -61,6 +63,7 @@ final class PluginImage: Sendable {
         self.functionExports = exports
         self.functionExportIndex = index
         self.httpFilterExports = (index["on-request"], index["on-response"])
+        self.httpFilterBodyExports = HTTPFilterBodyExports(index: index)
     }
 
     /// Defines every import of the module in `imports`, bound to `context`.

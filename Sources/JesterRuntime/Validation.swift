@@ -257,11 +257,44 @@ extension PluginHost {
                 report.add(.error, "missing-export", "http-filter export \"\(name)\" needs the module to export its memory as \"memory\"")
             }
         }
+        checkBodyHooks(info, manifest: manifest, abi: abi, report: &report)
         if abi == .jester, info.functionExport(named: "init") != nil, info.functionExport(named: "init")?.signature != WasmSignature(parameters: [], results: [.i32]) {
             report.add(.error, "export-signature", "export \"init\" must be init() -> result<_, string>, i.e. (result i32)")
         }
         if abi == .jester, let health = info.functionExport(named: "health"), health.signature != WasmSignature(parameters: [], results: [.i32]) {
             report.add(.error, "export-signature", "export \"health\" must be (result i32)")
+        }
+    }
+}
+
+extension PluginHost {
+    /// The body hooks of the `http-filter` world: their core signatures, what they need, and a
+    /// warning when the manifest buffers the same body (buffering wins: the hook never runs).
+    fileprivate func checkBodyHooks(_ info: ModuleInfo, manifest: PluginManifest, abi: PluginABI, report: inout ValidationReport) {
+        guard abi == .jester else { return }
+        let hooks: [(name: String, parameters: Int, handles: String, buffered: Bool, key: String)] = [
+            ("on-request-body", 4, "the request handle", manifest.httpFilter?.bufferRequestBody ?? false, "buffer_request_body"),
+            ("on-response-body", 5, "the request and response handles", manifest.httpFilter?.bufferResponseBody ?? false, "buffer_response_body"),
+        ]
+        for hook in hooks {
+            guard let export = info.functionExport(named: hook.name) else { continue }
+            let expected = WasmSignature(parameters: Array(repeating: .i32, count: hook.parameters), results: [.i32])
+            if export.signature != expected {
+                report.add(
+                    .error, "export-signature",
+                    "http-filter export \"\(hook.name)\" has signature \(export.signature?.description ?? "?"); the http-filter world needs \(expected): \(hook.handles), the chunk's pointer and length, end (0 or 1) in, a pointer to an option<list<u8>> result area out")
+            }
+            if info.functionExport(named: "cabi_realloc") == nil {
+                report.add(.error, "missing-export", "http-filter export \"\(hook.name)\" needs the module to export cabi_realloc (param i32 i32 i32 i32) (result i32): the host places each chunk through it")
+            }
+            if info.export(named: "memory") == nil {
+                report.add(.error, "missing-export", "http-filter export \"\(hook.name)\" needs the module to export its memory as \"memory\"")
+            }
+            if hook.buffered {
+                report.add(
+                    .warning, "body-hook-unused",
+                    "the manifest sets http_filter.\(hook.key), so the gateway hands this plugin the whole body and never calls \(hook.name); drop one of the two")
+            }
         }
     }
 }

@@ -49,11 +49,12 @@ public enum JesterFixtures {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) } ?? candidates[0]
     }
 
-    /// Builds an Embedded Swift plugin (its `.swift` files plus the Swift PDK) into `output`.
+    /// Builds an Embedded Swift plugin (its `.swift` files plus the Swift PDK, with the PDK's
+    /// file for each of `exports` it implements) into `output`.
     public static func buildSwiftPlugin(directory: String, exports: [String], output: String) throws -> [UInt8] {
         let sources = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".swift") }.sorted().map { directory + "/" + $0 }
-        let pdk = GuestToolchain.swiftPDKSources(root: repositoryRoot)
+        let pdk = GuestToolchain.swiftPDKSources(root: repositoryRoot, exports: exports)
         let toolchain = try GuestToolchain()
         _ = try toolchain.buildEmbeddedSwift(sources: pdk + sources, output: output, exports: exports, optimize: true)
         return [UInt8](try Data(contentsOf: URL(fileURLWithPath: output)))

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOConcurrencyHelpers
 public import NIOHTTP1
@@ -8,7 +9,10 @@ import NIOPosix
 /// Each request is answered by the `respond` closure once its body has been read; the body is
 /// counted, not kept, unless `keepBody` is set. Special paths give streaming behaviour:
 /// `/download/N` streams N bytes (respecting back-pressure), `/slow/MS` answers after MS ms,
-/// `/close` closes the connection without answering.
+/// `/close` closes the connection without answering, and `/chunks/MS/A/B/C` (after any prefix,
+/// such as a route's: `/api/chunks/...`) answers 200 with a chunked body written as separate
+/// parts `A`, `B`, `C` (percent-decoded), each flushed on its own, MS ms apart, so that a proxy
+/// reads them as separate chunks.
 public final class TestOrigin: Sendable {
     /// What the origin saw of one request.
     public struct Seen: Sendable {
@@ -110,6 +114,17 @@ private final class OriginHandler: ChannelInboundHandler, @unchecked Sendable { 
             }
             return
         }
+        if let marker = path.range(of: "/chunks/") {
+            let fields = path[marker.upperBound...].split(separator: "/", omittingEmptySubsequences: false)
+            guard let ms = fields.first.flatMap({ Int64($0) }) else { return writeResponse(request, context: context) }
+            let parts = fields.dropFirst().map { String($0).removingPercentEncoding ?? String($0) }
+            var headers = HTTPHeaders()
+            headers.add(name: "transfer-encoding", value: "chunked")
+            headers.add(name: "content-type", value: "text/plain")
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: request.head.version, status: .ok, headers: headers))), promise: nil)
+            writeParts(ArraySlice(parts), every: .milliseconds(ms), context: context)
+            return
+        }
         if path.hasPrefix("/download/"), let count = Int(path.dropFirst(10)) {
             var headers = HTTPHeaders()
             headers.add(name: "content-length", value: String(count))
@@ -135,6 +150,20 @@ private final class OriginHandler: ChannelInboundHandler, @unchecked Sendable { 
     }
 
     private static let chunk = ByteBuffer(repeating: UInt8(ascii: "x"), count: 64 * 1024)
+
+    /// Writes each part as a body chunk of its own, `delay` apart, then ends the response.
+    private func writeParts(_ parts: ArraySlice<String>, every delay: TimeAmount, context: ChannelHandlerContext) {
+        guard let part = parts.first else {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: part)))), promise: nil)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        context.eventLoop.scheduleTask(in: delay) {
+            let (handler, context) = loopBound.value
+            handler.writeParts(parts.dropFirst(), every: delay, context: context)
+        }
+    }
 
     private func streamDownload(context: ChannelHandlerContext) {
         while remainingDownload > 0, context.channel.isWritable {

@@ -76,6 +76,15 @@ enum PDKFilters {
         // The response filter still ran on the short-circuit answer.
         #expect(denied.stdout.hasSuffix("denied by \(expected)\n[filtered by \(expected)]"), "\(denied.stdout)")
         #expect(origin.requests.count == requestsBefore)
+
+        // on-request-body streams the request body up, upper-cased, with its end tail; the
+        // response body is buffered, so on-response-body (which would trap) is never called.
+        let posted = try JesterFixtures.curl(["-si", "-d", "make it loud", "http://127.0.0.1:\(port)/loud"])
+        #expect(posted.stdout.hasPrefix("HTTP/1.1 200"), "\(posted.stdout)")
+        #expect(posted.stdout.hasSuffix("hello [filtered by \(expected)]"), "\(posted.stdout)")
+        let loud = try #require(origin.requests.last)
+        #expect(String(decoding: loud.body, as: UTF8.self) == "MAKE IT LOUD[end \(expected)]")
+        #expect(loud.head.headers["transfer-encoding"] == ["chunked"])
     }
 }
 

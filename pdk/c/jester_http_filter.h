@@ -26,8 +26,19 @@
  * jester_health, jester_shutdown): the declarations give each its export name, so a function
  * you do not define is simply not exported. How to build: see jester.h and pdk/c/README.md.
  *
- * Request and response handles are only valid during the on-request / on-response call they
- * were passed to.
+ * To edit bodies as they stream, write a body hook and name it with JESTER_ON_REQUEST_BODY or
+ * JESTER_ON_RESPONSE_BODY (once each, in one source file), which define the on-request-body /
+ * on-response-body exports around it:
+ *
+ *     static jester_chunk_result_t shout(jester_request_t req, jester_response_t resp,
+ *                                        jester_bytes_t chunk, bool end) {
+ *         for (size_t i = 0; i < chunk.len; i++)
+ *             if (chunk.ptr[i] >= 'a' && chunk.ptr[i] <= 'z') chunk.ptr[i] -= 32;
+ *         return jester_chunk_replace(chunk.ptr, chunk.len);   // edited in place
+ *     }
+ *     JESTER_ON_RESPONSE_BODY(shout)
+ *
+ * Request and response handles are only valid during the hook call they were passed to.
  */
 #ifndef JESTER_HTTP_FILTER_H
 #define JESTER_HTTP_FILTER_H
@@ -67,6 +78,131 @@ jester_action_t jester_on_request(jester_request_t request, jester_response_t re
 /** `on-response: func(req: borrow<request>, resp: borrow<response>) -> action`. */
 JESTER_EXPORT("on-response")
 jester_action_t jester_on_response(jester_request_t request, jester_response_t response);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Body hooks: edit bodies chunk by chunk as they stream (docs/abi.md, "Body hooks")           */
+
+/** What a body hook answers: `option<list<u8>>`. Make one with the constructors below. */
+typedef struct jester_chunk_result {
+    /** false: `none`, forward the chunk unchanged; true: `some`, forward ptr/len instead. */
+    bool replace;
+    /** Whether the PDK frees `ptr` (with jester_free) after the host read it. */
+    bool owned;
+    const void *ptr;
+    size_t len;
+} jester_chunk_result_t;
+
+/** Forward the chunk as it is (nothing is copied back to the host). */
+static inline jester_chunk_result_t jester_chunk_unchanged(void) {
+    return (jester_chunk_result_t){false, false, NULL, 0};
+}
+
+/** Forward `len` bytes at `data` instead, which stay yours: static data, your own buffer, or
+    bytes inside the chunk (edited in place). `len` may be 0, to hold the chunk back or drop it. */
+static inline jester_chunk_result_t jester_chunk_replace(const void *data, size_t len) {
+    return (jester_chunk_result_t){true, false, data, len};
+}
+
+/** Forward nothing for this chunk (`some` of an empty list). */
+static inline jester_chunk_result_t jester_chunk_drop(void) {
+    return jester_chunk_replace(NULL, 0);
+}
+
+/** Forward `len` bytes you allocated with jester_malloc; the PDK frees them after the host read
+    them. */
+static inline jester_chunk_result_t jester_chunk_replace_owned(void *data, size_t len) {
+    return (jester_chunk_result_t){true, true, data, len};
+}
+
+/** Forward what `buffer` holds, taking its memory (the buffer is emptied). A buffer that ran out
+    of memory traps: the filter's failure policy decides what happens to the body. */
+static inline jester_chunk_result_t jester_chunk_replace_buffer(jester_buffer_t *buffer) {
+    if (buffer->failed) __builtin_trap();
+    jester_chunk_result_t result = {true, true, buffer->ptr, buffer->len};
+    *buffer = (jester_buffer_t){0};
+    return result;
+}
+
+/** The state of one body hook export between its call and `cabi_post_*`: the chunk the host
+    allocated (the PDK owns and frees it), an owned answer, and the result area. */
+typedef struct jester__body_state {
+    uint8_t *chunk;
+    void *owned;
+    uint32_t area[3];
+} jester__body_state_t;
+
+static inline void jester__body_release(jester__body_state_t *state) {
+    if (state->chunk) jester_free(state->chunk);
+    if (state->owned) jester_free(state->owned);
+    state->chunk = NULL;
+    state->owned = NULL;
+}
+
+static inline jester_bytes_t jester__body_begin(jester__body_state_t *state, uint8_t *chunk, size_t len) {
+    /* A host that did not call cabi_post_* after the last call leaves it here. */
+    jester__body_release(state);
+    /* An empty chunk is (0, 0) and was never allocated. */
+    jester_bytes_t bytes = {len ? chunk : NULL, len};
+    state->chunk = bytes.ptr;
+    return bytes;
+}
+
+static inline int32_t jester__body_answer(jester__body_state_t *state, jester_chunk_result_t result) {
+    if (result.replace && result.owned) state->owned = (void *)result.ptr;
+    const void *pointer = result.len ? result.ptr : NULL;
+    state->area[0] = result.replace ? 1 : 0;
+    state->area[1] = (uint32_t)(uintptr_t)(pointer ? pointer : (const void *)1);
+    state->area[2] = result.replace ? (uint32_t)result.len : 0;
+    return (int32_t)(uintptr_t)state->area;
+}
+
+/**
+ * Defines the `on-request-body` export (and `cabi_post_on-request-body`) around `function`:
+ *
+ *     jester_chunk_result_t function(jester_request_t request, jester_bytes_t chunk, bool end);
+ *
+ * `on-request-body: func(req: borrow<request>, chunk: list<u8>, end: bool) -> option<list<u8>>`.
+ * Called for each chunk of the request body on its way to the upstream (or handler), then once
+ * with `end` true (that chunk is usually empty). `chunk` belongs to the PDK: edit it in place and
+ * return it, or copy what you keep; it is freed after the host read the answer. The request is
+ * readable, not editable (its head went upstream already). Use once, in one source file.
+ */
+#define JESTER_ON_REQUEST_BODY(function)                                                                   \
+    static jester__body_state_t jester__request_body_state;                                               \
+    JESTER_EXPORT("on-request-body")                                                                       \
+    int32_t jester__export_on_request_body(jester_request_t request, uint8_t *chunk, size_t len, int32_t end) { \
+        jester_bytes_t bytes = jester__body_begin(&jester__request_body_state, chunk, len);               \
+        return jester__body_answer(&jester__request_body_state, (function)(request, bytes, end != 0));    \
+    }                                                                                                      \
+    JESTER_EXPORT("cabi_post_on-request-body")                                                             \
+    void jester__export_post_on_request_body(int32_t area) {                                               \
+        (void)area;                                                                                        \
+        jester__body_release(&jester__request_body_state);                                                 \
+    }
+
+/**
+ * Defines the `on-response-body` export (and `cabi_post_on-response-body`) around `function`:
+ *
+ *     jester_chunk_result_t function(jester_request_t request, jester_response_t response,
+ *                                    jester_bytes_t chunk, bool end);
+ *
+ * The same as JESTER_ON_REQUEST_BODY for the response body on its way to the client; the
+ * response's status and headers are readable, not editable (they went out already).
+ */
+#define JESTER_ON_RESPONSE_BODY(function)                                                                  \
+    static jester__body_state_t jester__response_body_state;                                              \
+    JESTER_EXPORT("on-response-body")                                                                      \
+    int32_t jester__export_on_response_body(jester_request_t request, jester_response_t response,         \
+                                            uint8_t *chunk, size_t len, int32_t end) {                     \
+        jester_bytes_t bytes = jester__body_begin(&jester__response_body_state, chunk, len);              \
+        return jester__body_answer(&jester__response_body_state,                                          \
+                                   (function)(request, response, bytes, end != 0));                       \
+    }                                                                                                      \
+    JESTER_EXPORT("cabi_post_on-response-body")                                                            \
+    void jester__export_post_on_response_body(int32_t area) {                                              \
+        (void)area;                                                                                        \
+        jester__body_release(&jester__response_body_state);                                                \
+    }
 
 /* ------------------------------------------------------------------------------------------ */
 /* Raw imports: exact core signatures (docs/abi.md). Prefer the helpers further down.         */

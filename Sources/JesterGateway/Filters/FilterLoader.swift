@@ -165,11 +165,16 @@ struct FilterBuilder {
         guard let config = validated(entry.config, schema: bundle.manifest.configSchema, report: report) else { return nil }
         do {
             let plugin = try loadPlugin(bundle, config.pluginConfigStrings)
-            guard plugin.module.functionExport(named: "on-request") != nil || plugin.module.functionExport(named: "on-response") != nil else {
-                problem("\(entry.location): \(prefix): plugin: \(bundle.manifest.id) is not an http filter: it exports neither on-request nor on-response (see wit/jester.wit, world http-filter)")
+            let hasBodyHooks = WasmBodyHookFilter.exportsRequestBodyHook(plugin) || WasmBodyHookFilter.exportsResponseBodyHook(plugin)
+            guard plugin.module.functionExport(named: "on-request") != nil || plugin.module.functionExport(named: "on-response") != nil || hasBodyHooks else {
+                problem("\(entry.location): \(prefix): plugin: \(bundle.manifest.id) is not an http filter: it exports none of on-request, on-response, on-request-body, on-response-body (see wit/jester.wit, world http-filter)")
                 return nil
             }
-            return WasmFilter(plugin: plugin)
+            let filter = WasmFilter(plugin: plugin)
+            guard hasBodyHooks else { return filter }
+            var hookLogger = logger
+            hookLogger[metadataKey: "route"] = "\(route.name)"
+            return WasmBodyHookFilter(inner: filter, label: "\(entry.kind.rawValue):\(entry.name)", failurePolicy: entry.failurePolicy, logger: hookLogger)
         } catch {
             problem("\(entry.location): \(prefix): plugin: cannot load \(bundle.manifest.id): \(error)")
             return nil

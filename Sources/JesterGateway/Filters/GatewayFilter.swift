@@ -219,6 +219,41 @@ public protocol ResponseBodyTransform: AnyObject {
     func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer
 }
 
+/// Changes a streamed request body chunk by chunk on its way to the upstream (or to a handler
+/// plugin). Installed by a request filter with ``FilterExchange/transformRequestBody(with:)``;
+/// the gateway then drops `content-length` and sends the body to the upstream chunked
+/// (HTTP/1.1), since its length is no longer known.
+///
+/// The gateway calls ``transform(_:allocator:)`` for every chunk as it arrives, then
+/// ``finish(allocator:)`` once after the last. A request without a body calls neither: one
+/// with no `transfer-encoding` and no (or a zero) `content-length` (over HTTP/2, a GET, HEAD,
+/// DELETE, CONNECT or TRACE request without `content-length` counts as one). A request body
+/// the gateway holds whole (a filter buffered or replaced it, or the route's action is a
+/// handler plugin) goes through both at once. Calls run on the request's event loop and must not
+/// block it; back-pressure stays the gateway's: a transform only sees what was read.
+///
+/// Throwing fails the request: before the response started, the client gets 503 when the error
+/// is a ``FilterFailure`` with `unavailable` set and 500 otherwise; after it started, the
+/// connection is cut. A transform that wants `fail_open` behaviour catches its own errors.
+///
+/// ```swift
+/// final class CountBytes: RequestBodyTransform {
+///     var count = 0
+///     func transform(_ chunk: ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+///         count += chunk.readableBytes
+///         return chunk
+///     }
+///     func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer { allocator.buffer(capacity: 0) }
+/// }
+/// ```
+public protocol RequestBodyTransform: AnyObject {
+    /// Transforms one chunk; may return an empty buffer (to drop bytes, or hold them back for
+    /// a later call).
+    func transform(_ chunk: ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer
+    /// The bytes that end the body (what was held back).
+    func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer
+}
+
 /// Where the response a response filter sees came from.
 public enum ResponseOrigin: Sendable, Hashable {
     /// The upstream answered.
@@ -311,6 +346,16 @@ public final class FilterExchange {
     /// Streams the response body through `transform` (and drops `content-length`).
     public func transformResponseBody(with transform: any ResponseBodyTransform) {
         responseBodyTransforms.append(transform)
+    }
+
+    /// Transforms installed by request filters, applied in order to every request body chunk.
+    public internal(set) var requestBodyTransforms: [any RequestBodyTransform] = []
+
+    /// Streams the request body through `transform` on its way to the upstream or handler (and
+    /// sends it chunked, without `content-length`). Call it in the request phase; transforms
+    /// apply in the order they were installed, to whatever body goes on (a replaced one too).
+    public func transformRequestBody(with transform: any RequestBodyTransform) {
+        requestBodyTransforms.append(transform)
     }
 
     // MARK: Per-request state of filters

@@ -31,6 +31,10 @@ type Lent = (usize, usize, usize);
 
 static HANDLE_AREA: Slot<Area> = Slot(UnsafeCell::new([0; 3]));
 static HANDLE_LENT: Slot<Lent> = Slot(UnsafeCell::new((0, 0, 0)));
+static REQUEST_BODY_AREA: Slot<Area> = Slot(UnsafeCell::new([0; 3]));
+static REQUEST_BODY_LENT: Slot<Lent> = Slot(UnsafeCell::new((0, 0, 0)));
+static RESPONSE_BODY_AREA: Slot<Area> = Slot(UnsafeCell::new([0; 3]));
+static RESPONSE_BODY_LENT: Slot<Lent> = Slot(UnsafeCell::new((0, 0, 0)));
 static INIT_AREA: Slot<Area> = Slot(UnsafeCell::new([0; 3]));
 static INIT_LENT: Slot<Lent> = Slot(UnsafeCell::new((0, 0, 0)));
 static PANIC_HOOK: Slot<bool> = Slot(UnsafeCell::new(false));
@@ -105,6 +109,72 @@ where
         Action::Continue => 0,
         Action::Respond => 1,
     }
+}
+
+/// Answers a body hook: `none` (discriminant 0) forwards the chunk unchanged; `some(bytes)`
+/// (discriminant 1) lends the bytes to the host until `cabi_post_*`.
+fn body_answer(area: &Slot<Area>, lent: &Slot<Lent>, answer: Option<Vec<u8>>) -> *mut u8 {
+    match answer {
+        None => {
+            area.set([0, 0, 0]);
+            area.0.get() as *mut u8
+        }
+        // `lend` writes its flag as the discriminant: 1 is `some` here.
+        Some(bytes) => lend(area, lent, true, bytes),
+    }
+}
+
+/// `on-request-body(request, ptr, len, end) -> retptr`.
+///
+/// # Safety
+///
+/// Called from the `on-request-body` export with the handle and the chunk the host allocated
+/// (or 0, 0).
+pub unsafe fn request_body<F>(request: u32, chunk: *mut u8, len: usize, end: u32, function: F) -> *mut u8
+where
+    F: FnOnce(&Request, Vec<u8>, bool) -> Option<Vec<u8>>,
+{
+    install_panic_hook();
+    // A host that skipped cabi_post_on-request-body after the last call leaves its answer here.
+    release(&REQUEST_BODY_LENT);
+    let chunk = crate::abi::take_bytes(chunk as u32, len as u32);
+    let answer = function(&Request::new(request), chunk, end != 0);
+    body_answer(&REQUEST_BODY_AREA, &REQUEST_BODY_LENT, answer)
+}
+
+/// `cabi_post_on-request-body(retptr)`.
+///
+/// # Safety
+///
+/// Called from the `cabi_post_on-request-body` export.
+pub unsafe fn post_request_body(_area: *mut u8) {
+    release(&REQUEST_BODY_LENT);
+}
+
+/// `on-response-body(request, response, ptr, len, end) -> retptr`.
+///
+/// # Safety
+///
+/// Called from the `on-response-body` export with the handles and the chunk the host allocated
+/// (or 0, 0).
+pub unsafe fn response_body<F>(request: u32, response: u32, chunk: *mut u8, len: usize, end: u32, function: F) -> *mut u8
+where
+    F: FnOnce(&Request, &Response, Vec<u8>, bool) -> Option<Vec<u8>>,
+{
+    install_panic_hook();
+    release(&RESPONSE_BODY_LENT);
+    let chunk = crate::abi::take_bytes(chunk as u32, len as u32);
+    let answer = function(&Request::new(request), &Response::new(response), chunk, end != 0);
+    body_answer(&RESPONSE_BODY_AREA, &RESPONSE_BODY_LENT, answer)
+}
+
+/// `cabi_post_on-response-body(retptr)`.
+///
+/// # Safety
+///
+/// Called from the `cabi_post_on-response-body` export.
+pub unsafe fn post_response_body(_area: *mut u8) {
+    release(&RESPONSE_BODY_LENT);
 }
 
 /// `init() -> retptr`.

@@ -23,7 +23,7 @@
 //! | world / interface | in this crate |
 //! | ----------------- | ------------- |
 //! | `handler` world: `handle` | [`handler!`] |
-//! | `http-filter` world: `on-request`, `on-response` | [`http_filter!`], [`Request`], [`Response`], [`Action`] |
+//! | `http-filter` world: `on-request`, `on-response`, `on-request-body`, `on-response-body` | [`http_filter!`], [`Request`], [`Response`], [`Action`] |
 //! | lifecycle exports `init`, `health`, `shutdown` | [`lifecycle!`], [`HealthStatus`] |
 //! | `log` | [`log`] and the [`info!`] family of macros |
 //! | `clock`, `random`, `config` | [`clock`], [`random`], [`config`] |
@@ -163,6 +163,29 @@ macro_rules! handler {
 ///
 /// jester_pdk::http_filter!(on_request = on_request);
 /// ```
+///
+/// The body hooks edit bodies as they stream, chunk by chunk, without buffering them:
+///
+/// - `on_request_body = f` defines `on-request-body`, with
+///   `f: fn(&Request, Vec<u8>, bool) -> Option<Vec<u8>>`: called with each chunk of the request
+///   body on its way to the upstream, then once with `end` true (and usually an empty chunk);
+/// - `on_response_body = g` defines `on-response-body`, with
+///   `g: fn(&Request, &Response, Vec<u8>, bool) -> Option<Vec<u8>>`, for the response body on
+///   its way to the client.
+///
+/// The chunk is yours (the host's bytes, taken over without a copy). Return `None` to forward
+/// it unchanged, or `Some(bytes)` to forward other bytes instead: the chunk itself edited in
+/// place, fewer bytes (hold some back for the next call), or none. The request and response
+/// are readable in a body hook, not editable: their heads went on already. A body the
+/// manifest buffers (`http_filter.buffer_*_body`) never reaches its body hook.
+///
+/// ```ignore
+/// fn shout(_request: &Request, _response: &Response, mut chunk: Vec<u8>, _end: bool) -> Option<Vec<u8>> {
+///     chunk.make_ascii_uppercase();
+///     Some(chunk)
+/// }
+/// jester_pdk::http_filter!(on_response_body = shout);
+/// ```
 #[macro_export]
 macro_rules! http_filter {
     ($($hook:ident = $function:path),+ $(,)?) => {
@@ -185,11 +208,39 @@ macro_rules! __http_filter_hook {
             $crate::__private::filter_hook(request, response, $function)
         }
     };
+    (on_request_body, $function:path) => {
+        #[export_name = "on-request-body"]
+        unsafe extern "C" fn __jester_export_on_request_body(request: u32, chunk: *mut u8, len: usize, end: u32) -> *mut u8 {
+            $crate::__private::request_body(request, chunk, len, end, $function)
+        }
+
+        #[export_name = "cabi_post_on-request-body"]
+        unsafe extern "C" fn __jester_export_post_on_request_body(area: *mut u8) {
+            $crate::__private::post_request_body(area)
+        }
+    };
+    (on_response_body, $function:path) => {
+        #[export_name = "on-response-body"]
+        unsafe extern "C" fn __jester_export_on_response_body(
+            request: u32,
+            response: u32,
+            chunk: *mut u8,
+            len: usize,
+            end: u32,
+        ) -> *mut u8 {
+            $crate::__private::response_body(request, response, chunk, len, end, $function)
+        }
+
+        #[export_name = "cabi_post_on-response-body"]
+        unsafe extern "C" fn __jester_export_post_on_response_body(area: *mut u8) {
+            $crate::__private::post_response_body(area)
+        }
+    };
     ($other:ident, $function:path) => {
         compile_error!(concat!(
             "jester_pdk::http_filter! has no hook `",
             stringify!($other),
-            "`: use on_request = f and/or on_response = g"
+            "`: use on_request, on_response, on_request_body and/or on_response_body"
         ));
     };
 }
@@ -282,5 +333,7 @@ macro_rules! trace {
 /// What the macros expand to; not part of the API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::exports::{filter_hook, handle, health, init, post_handle, post_init, shutdown};
+    pub use crate::exports::{
+        filter_hook, handle, health, init, post_handle, post_init, post_request_body, post_response_body, request_body, response_body, shutdown,
+    };
 }

@@ -151,6 +151,22 @@ enum ABI {
         }
     }
 
+    /// Writes a body hook's answer, `option<list<u8>>`, into the export return area `area`: nil
+    /// is `none` (discriminant 0: the host forwards the chunk unchanged); bytes are `some`
+    /// (discriminant 1), copied to a heap buffer at +4 / +8 that `cabi_post_*` frees.
+    static func storeBodyAnswer(_ area: UInt32, _ answer: [UInt8]?) {
+        guard let answer else {
+            store8(area, 0, 0)
+            store32(area, 4, 0)
+            store32(area, 8, 0)
+            return
+        }
+        let payload = giveBytes(answer)
+        store8(area, 0, 1)
+        store32(area, 4, payload.address)
+        store32(area, 8, payload.count)
+    }
+
     /// Calls `body` with the address of `byteCount` bytes of scratch memory on the stack, for
     /// the return area of a host import.
     static func withReturnArea<R>(byteCount: Int, alignment: Int, _ body: (UInt32) -> R) -> R {

@@ -95,9 +95,41 @@ protocol OnResponseHook {
     static func onResponse(_ request: Request, _ response: Response) -> FilterAction
 }
 
+/// The `http-filter` world's `on-request-body` hook, built when the manifest declares the export
+/// `on-request-body` (kind `http-filter`): it sees the request body chunk by chunk as it streams
+/// to the upstream, and may change it, without the gateway buffering it.
+///
+/// ```swift
+/// extension Plugin {
+///     static func onRequestBody(_ request: Request, _ chunk: [UInt8], end: Bool) -> [UInt8]? {
+///         nil  // forward every chunk unchanged
+///     }
+/// }
+/// ```
+protocol OnRequestBodyHook {
+    /// Called with each chunk of the request body, then once with `end` true (and usually an
+    /// empty chunk). Return nil to forward the chunk unchanged, or the bytes to forward instead
+    /// (fewer, more, or none: hold bytes back for a later call). The request is readable, not
+    /// editable: its head went upstream already. Not called when the manifest buffers request
+    /// bodies (`http_filter.buffer_request_body`).
+    static func onRequestBody(_ request: Request, _ chunk: [UInt8], end: Bool) -> [UInt8]?
+}
+
+/// The `http-filter` world's `on-response-body` hook, built when the manifest declares the
+/// export `on-response-body`: the same as ``OnRequestBodyHook`` for the response body on its way
+/// to the client. It runs on the instance `on-request` and `on-response` of the request ran on.
+protocol OnResponseBodyHook {
+    /// Called with each chunk of the response body, then once with `end` true. Return nil to
+    /// forward the chunk unchanged, or the bytes to forward instead. The request and response
+    /// are readable, not editable (the response head went to the client already).
+    static func onResponseBody(_ request: Request, _ response: Response, _ chunk: [UInt8], end: Bool) -> [UInt8]?
+}
+
 /// Your plugin. Extend it with the hooks of the exports your manifest declares: `handle(_:)`
-/// for `handle`, `onRequest(_:_:)` for `on-request`, `onResponse(_:_:)` for `on-response`, and
-/// optionally `initialize()`, `health()`, `shutdown()`. The PDK's exports call them.
+/// for `handle`, `onRequest(_:_:)` for `on-request`, `onResponse(_:_:)` for `on-response`,
+/// `onRequestBody(_:_:end:)` for `on-request-body`, `onResponseBody(_:_:_:end:)` for
+/// `on-response-body`, and optionally `initialize()`, `health()`, `shutdown()`. The PDK's
+/// exports call them.
 ///
 /// The PDK is compiled into your module (Embedded Swift builds a guest as one module), so
 /// `Plugin` and your extension are in the same module and your methods need no `public`.

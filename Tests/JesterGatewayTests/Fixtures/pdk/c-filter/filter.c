@@ -10,6 +10,10 @@
  * on-response
  *   set x-pdk-status: STATUS, x-pdk-clock: ok or the error code, x-pdk-names: the number of
  *   response headers; append "[filtered by TAG]" to the (buffered) body
+ * on-request-body
+ *   upper-case the request body as it streams; the end call appends "[end TAG]"
+ * on-response-body
+ *   traps: the manifest buffers response bodies, so it is never called
  *
  * TAG is the config value "tag", default "c".
  */
@@ -131,3 +135,30 @@ jester_action_t jester_on_response(jester_request_t request, jester_response_t r
     }
     return JESTER_CONTINUE;
 }
+
+static jester_chunk_result_t shout_request(jester_request_t request, jester_bytes_t chunk, bool end) {
+    (void)request;
+    if (end) {
+        jester_buffer_t tail = {0};
+        jester_buffer_append_cstr(&tail, "[end ");
+        append_tag(&tail);
+        jester_buffer_append_cstr(&tail, "]");
+        return jester_chunk_replace_buffer(&tail);
+    }
+    for (size_t i = 0; i < chunk.len; i++) {
+        if (chunk.ptr[i] >= 'a' && chunk.ptr[i] <= 'z') chunk.ptr[i] -= 32;
+    }
+    return jester_chunk_replace(chunk.ptr, chunk.len);
+}
+
+static jester_chunk_result_t never_called(jester_request_t request, jester_response_t response, jester_bytes_t chunk,
+                                          bool end) {
+    (void)request;
+    (void)response;
+    (void)chunk;
+    (void)end;
+    __builtin_trap();
+}
+
+JESTER_ON_REQUEST_BODY(shout_request)
+JESTER_ON_RESPONSE_BODY(never_called)

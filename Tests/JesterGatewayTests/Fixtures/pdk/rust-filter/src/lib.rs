@@ -7,6 +7,9 @@
 //!   error code), removes `x-secret` and logs `on-request PATH`.
 //! - on-response: sets `x-pdk-status`, `x-pdk-clock` (`ok` or the error code) and `x-pdk-names`
 //!   (the number of response headers), and appends `[filtered by TAG]` to the buffered body.
+//! - on-request-body: upper-cases the request body as it streams; the end call appends
+//!   `[end TAG]`.
+//! - on-response-body: panics; the manifest buffers response bodies, so it is never called.
 //!
 //! TAG is the config value `tag`, default `rust`.
 
@@ -62,4 +65,21 @@ fn on_response(_request: &Request, response: &Response) -> Action {
     Action::Continue
 }
 
-jester_pdk::http_filter!(on_request = on_request, on_response = on_response);
+fn on_request_body(_request: &Request, mut chunk: Vec<u8>, end: bool) -> Option<Vec<u8>> {
+    if end {
+        return Some(format!("[end {}]", tag()).into_bytes());
+    }
+    chunk.make_ascii_uppercase();
+    Some(chunk)
+}
+
+fn on_response_body(_request: &Request, _response: &Response, _chunk: Vec<u8>, _end: bool) -> Option<Vec<u8>> {
+    panic!("on-response-body runs only for a response body the manifest does not buffer")
+}
+
+jester_pdk::http_filter!(
+    on_request = on_request,
+    on_response = on_response,
+    on_request_body = on_request_body,
+    on_response_body = on_response_body,
+);
