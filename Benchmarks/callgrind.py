@@ -38,6 +38,11 @@ def profile(binary, path, calls, inclusive, workdir):
     if not os.path.exists(out):
         subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, binary, "--profile", path, str(calls)],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return annotate(out, inclusive)
+
+
+def annotate(out, inclusive):
+    """The program total and each function's instructions (own, or with callees) in a callgrind file."""
     annotated = subprocess.run(
         ["callgrind_annotate", "--threshold=100", "--auto=no", "--show-percs=no", "--inclusive=" + ("yes" if inclusive else "no"), out],
         check=True, capture_output=True, text=True).stdout

@@ -30,7 +30,7 @@ import time
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(os.path.dirname(here))
 sys.path.insert(0, os.path.dirname(here))
-from callgrind import LINE, demangle, short  # noqa: E402  (Benchmarks/callgrind.py)
+from callgrind import annotate, demangle, short  # noqa: E402  (Benchmarks/callgrind.py)
 
 TIERS = ["none", "builtin", "wasm", "dylib"]
 BASE_PORT = 18190
@@ -111,26 +111,6 @@ def wait_for(port, seconds):
     raise SystemExit("Jester under callgrind did not answer on port %d within %d s" % (port, seconds))
 
 
-def counts(path, inclusive):
-    annotated = subprocess.run(
-        ["callgrind_annotate", "--threshold=100", "--auto=no", "--show-percs=no", "--inclusive=" + ("yes" if inclusive else "no"), path],
-        check=True, capture_output=True, text=True).stdout
-    total, functions = 0, {}
-    for line in annotated.splitlines():
-        match = LINE.match(line)
-        if not match:
-            continue
-        count = int(match.group(1).replace(",", ""))
-        name = match.group(2)
-        if name.startswith("PROGRAM TOTALS"):
-            total = count
-        elif ":" in name:
-            name = name.split(" [", 1)[0]
-            name = name.split(":", 1)[1] if not name.startswith("0x") else name
-            functions[name] = functions.get(name, 0) + count
-    return total, functions
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--jester", default=os.path.join(root, ".build", "release", "jester"), help="builds the filters")
@@ -175,8 +155,8 @@ def main():
                 subprocess.run(["callgrind_control", "--dump=" + tier, str(jester.pid)], check=True, stdout=subprocess.DEVNULL)
                 dumps = sorted(p for p in os.listdir(work) if p.startswith("callgrind.out."))
                 newest = max((os.path.join(work, p) for p in dumps), key=os.path.getmtime)
-                total, exclusive = counts(newest, False)
-                _, inclusive = counts(newest, True)
+                total, exclusive = annotate(newest, False)
+                _, inclusive = annotate(newest, True)
                 results[tier] = (total / args.requests, {n: c / args.requests for n, c in inclusive.items()},
                                  {n: c / args.requests for n, c in exclusive.items()})
                 if args.keep:
@@ -203,6 +183,11 @@ def main():
         for kind, column in (("own", 2), ("inclusive", 1)):
             costs, base_costs = results[tier][column], results["none"][column]
             grown = sorted(((c - base_costs.get(n, 0), n) for n, c in costs.items() if c - base_costs.get(n, 0) >= 50), reverse=True)
+            if kind == "own":
+                # Functions on the stack when the counters were zeroed (the event loop's frames)
+                # get their callees' cost as their own (callgrind writes their calls with a count
+                # of 0, which callgrind_annotate reads as own cost): leave them out.
+                grown = [(c, n) for c, n in grown if c < 0.5 * (results[tier][0] - base)]
             if kind == "inclusive":
                 # Past the event loop's own frames, which contain everything. A function that only
                 # the filter path calls counts whole here, with what it does for every request.
