@@ -708,18 +708,8 @@ final class RequestHandler: ChannelDuplexHandler, @unchecked Sendable {  // conf
         writeComplete(head: HTTPResponseHead(version: responseVersion, status: exchange.status, headers: headers), body: body, close: close)
     }
 
-    static func transformWhole(_ body: ByteBuffer, _ transforms: [any RequestBodyTransform], allocator: ByteBufferAllocator) throws -> ByteBuffer {
-        var out = body
-        for transform in transforms {
-            var next = try transform.transform(out, allocator: allocator)
-            var tail = try transform.finish(allocator: allocator)
-            next.writeBuffer(&tail)
-            out = next
-        }
-        return out
-    }
-
-    static func transformWhole(_ body: ByteBuffer, _ transforms: [any ResponseBodyTransform], allocator: ByteBufferAllocator) throws -> ByteBuffer {
+    /// A whole body through every transform in order, each with its tail.
+    static func transformWhole(_ body: ByteBuffer, _ transforms: [any BodyTransform], allocator: ByteBufferAllocator) throws -> ByteBuffer {
         var out = body
         for transform in transforms {
             var next = try transform.transform(out, allocator: allocator)

@@ -129,13 +129,7 @@ final class InstancePool: Sendable {
         growable = capacity > 0
     }
 
-    /// How many idle instances are kept.
-    var capacity: Int { state.withLock { $0.capacity } }
-
     var idleCount: Int { state.withLock { $0.idle.count } }
-
-    /// Filter sessions open now.
-    var openCount: Int { state.withLock { $0.open } }
 
     func take() -> PluginInstance? {
         state.withLock { $0.idle.popLast() }

@@ -212,10 +212,14 @@ public struct FilterFailure: Error, Sendable, CustomStringConvertible {
 /// Changes a streamed response body chunk by chunk (compression). Installed by a response filter
 /// with ``FilterExchange/transformResponseBody(with:)``; the gateway then drops `content-length`
 /// and streams what the transform returns.
-public protocol ResponseBodyTransform: AnyObject {
-    /// Transforms one chunk; may return an empty buffer.
+public protocol ResponseBodyTransform: BodyTransform {}
+
+/// What request and response body transforms have in common: a body changed chunk by chunk.
+public protocol BodyTransform: AnyObject {
+    /// Transforms one chunk; may return an empty buffer (to drop bytes, or hold them back for a
+    /// later call).
     func transform(_ chunk: ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer
-    /// The bytes that end the body (a compressor's trailer).
+    /// The bytes that end the body (what was held back, a compressor's trailer).
     func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer
 }
 
@@ -246,13 +250,7 @@ public protocol ResponseBodyTransform: AnyObject {
 ///     func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer { allocator.buffer(capacity: 0) }
 /// }
 /// ```
-public protocol RequestBodyTransform: AnyObject {
-    /// Transforms one chunk; may return an empty buffer (to drop bytes, or hold them back for
-    /// a later call).
-    func transform(_ chunk: ByteBuffer, allocator: ByteBufferAllocator) throws -> ByteBuffer
-    /// The bytes that end the body (what was held back).
-    func finish(allocator: ByteBufferAllocator) throws -> ByteBuffer
-}
+public protocol RequestBodyTransform: BodyTransform {}
 
 /// Where the response a response filter sees came from.
 public enum ResponseOrigin: Sendable, Hashable {
