@@ -13,6 +13,7 @@ public struct JesterCommand: AsyncParsableCommand {
               jester run --config examples/gateway/jester.toml
               jester config validate --config jester.toml
               jester reload --config jester.toml
+              jester status --config jester.toml
               jester plugin inspect examples/hello/hello.wasm
               jester plugin check examples/hello
               jester plugin call examples/hello handle --input World
@@ -20,7 +21,7 @@ public struct JesterCommand: AsyncParsableCommand {
               jester trust add 3b6a27bc… --name alice
             """,
         version: JesterVersion.current,
-        subcommands: [RunCommand.self, ReloadCommand.self, ConfigCommand.self, PluginCommand.self, TrustCommand.self]
+        subcommands: [RunCommand.self, ReloadCommand.self, StatusCommand.self, ConfigCommand.self, PluginCommand.self, TrustCommand.self]
     )
 
     public init() {}

@@ -16,6 +16,8 @@ struct RunCommand: AsyncParsableCommand {
 
             SIGHUP (or `jester reload`) reloads the config; a broken config is refused and logged, and the running one keeps serving. The access log goes to stdout, everything else to stderr.
 
+            With an [admin] table in the config, the admin API listens on its `listen` address: GET /status (what `jester status` shows), GET /healthz, and POST /reload, which reloads exactly as SIGHUP does and answers with the new generation or the config's errors (docs/admin.md).
+
             Examples:
               jester run --config examples/gateway/jester.toml
               jester run --config /etc/jester/jester.toml --profile prod --log-level info
@@ -62,9 +64,12 @@ struct RunCommand: AsyncParsableCommand {
         let logger = makeLogger(label: "jester", level: logLevel, output: .standardError)
         let accessLogger = makeLogger(label: "jester.access", level: .info, output: .standardOutput)
         let pluginHost = PluginHost(logger: makeLogger(label: "jester.plugins", level: logLevel, output: .standardError))
+        let reloadSource = ReloadSource(
+            file: source.config, profile: source.profile, noAccessLog: noAccessLog,
+            requireSignatures: requireSignatures)
         let gateway = Gateway(
             config: config, logger: logger, accessLogger: accessLogger, pluginHost: pluginHost, allowUnsafeDylib: allowUnsafeDylib,
-            trustStore: data.trustStore)
+            trustStore: data.trustStore, reloadConfig: { try reloadSource.load() })
         do {
             try await gateway.start()
         } catch {
@@ -83,8 +88,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         defer { if let pidPath { try? FileManager.default.removeItem(atPath: pidPath) } }
 
-        let reloader = ReloadOnSignal(
-            gateway: gateway, file: source.config, profile: source.profile, noAccessLog: noAccessLog, requireSignatures: requireSignatures, logger: logger)
+        let reloader = ReloadOnSignal(gateway: gateway, source: reloadSource, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: [
@@ -99,25 +103,35 @@ struct RunCommand: AsyncParsableCommand {
     }
 }
 
-/// Reloads the config on SIGHUP. A config that fails to load or build is logged with every
-/// error, and the running one keeps serving.
-struct ReloadOnSignal: Service {
-    let gateway: Gateway
+/// How `jester run` reads its config again on a reload, by SIGHUP or by the admin API's
+/// `POST /reload`: the same file and profile, the same command-line overrides.
+struct ReloadSource: Sendable {
     let file: String
     let profile: String?
     let noAccessLog: Bool
     let requireSignatures: Bool
+
+    func load() throws -> GatewayConfig {
+        var config = try ConfigLoader.load(file: file, profile: profile)
+        if noAccessLog { config.accessLog.enabled = false }
+        if requireSignatures { config.plugins.requireSignatures = true }
+        return config
+    }
+}
+
+/// Reloads the config on SIGHUP. A config that fails to load or build is logged with every
+/// error, and the running one keeps serving.
+struct ReloadOnSignal: Service {
+    let gateway: Gateway
+    let source: ReloadSource
     let logger: Logger
 
     func run() async throws {
         let signals = await UnixSignalsSequence(trapping: .sighup)
         for await _ in signals.cancelOnGracefulShutdown() {
-            logger.notice("SIGHUP: reloading the configuration", metadata: ["file": .string(file)])
+            logger.notice("SIGHUP: reloading the configuration", metadata: ["file": .string(source.file)])
             do {
-                var config = try ConfigLoader.load(file: file, profile: profile)
-                if noAccessLog { config.accessLog.enabled = false }
-                if requireSignatures { config.plugins.requireSignatures = true }
-                try await gateway.reload(config)
+                try await gateway.reload(try source.load())
             } catch {
                 logger.error("reload refused; the running configuration keeps serving:\n\(error)")
             }

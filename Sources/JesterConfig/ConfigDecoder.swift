@@ -19,6 +19,8 @@ struct ConfigDecoder {
     /// The node each decoded listener and route came from, in the same order as the config's.
     private var listenerNodes: [ConfigNode] = []
     private var routeNodes: [ConfigNode] = []
+    /// The `[admin] listen` value, when it decoded.
+    private var adminNode: ConfigNode?
 
     init(mainFile: String) {
         self.mainFile = mainFile
@@ -285,6 +287,7 @@ struct ConfigDecoder {
             if let enabled = table["enabled"].flatMap({ bool($0) }) { config.accessLog.enabled = enabled }
         }
         if let node = reader["plugins"], let plugins = decodePlugins(node) { config.plugins = plugins }
+        if let node = reader["admin"] { config.admin = decodeAdmin(node) }
         if let node = reader["lifecycle"], let table = TableReader(node, ConfigSpec.lifecycle, &self) {
             if let drain = table["drain_timeout"].flatMap({ duration($0, allowZero: true) }) {
                 config.lifecycle.drainTimeout = drain
@@ -905,6 +908,64 @@ struct ConfigDecoder {
         return ok ? plugins : nil
     }
 
+    /// `[admin]`: a listen address (port 0 allowed) and an optional token, which any address but a
+    /// loopback one requires.
+    mutating func decodeAdmin(_ node: ConfigNode) -> AdminConfig? {
+        guard let reader = TableReader(node, ConfigSpec.admin, &self) else { return nil }
+        var ok = true
+        var token: String?
+        if let child = reader["token"] {
+            if let text = string(child, expected: reader.field("token").kind.expected) {
+                if text.isEmpty {
+                    report(
+                        child,
+                        "the token is empty",
+                        fix:
+                            "Set a token (for example token = \"${JESTER_ADMIN_TOKEN}\" with the variable exported), or remove token on a loopback listen address"
+                    )
+                    ok = false
+                } else if !text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 0x20 && $0.value < 0x7F }) {
+                    report(
+                        child,
+                        "the token has a space, a control character or a non-ASCII character, which an Authorization header cannot carry",
+                        fix: "Use printable ASCII without spaces, e.g. the output of `openssl rand -hex 32`"
+                    )
+                    ok = false
+                } else {
+                    token = text
+                }
+            } else {
+                ok = false
+            }
+        }
+        guard let child = reader["listen"], let text = string(child, expected: reader.field("listen").kind.expected)
+        else {
+            return nil
+        }
+        let listen: BindAddress
+        switch ValueParsers.bind(text, allowPortZero: true) {
+        case .success(let address): listen = address
+        case .failure(let message):
+            report(
+                child,
+                "invalid listen address: \(message)",
+                fix: "Write HOST:PORT like \"127.0.0.1:9901\" or \"[::1]:9901\" (port 0 picks a free one)"
+            )
+            return nil
+        }
+        if !listen.isLoopback, token == nil, reader["token"] == nil {
+            report(
+                child,
+                "\"\(text)\" is not a loopback address and [admin] has no token, so anyone who can reach it could read the gateway's status and reload its config",
+                fix:
+                    "Set token = \"${JESTER_ADMIN_TOKEN}\" in [admin] (and export JESTER_ADMIN_TOKEN), or listen on a loopback address: listen = \"127.0.0.1:\(listen.port)\""
+            )
+            return nil
+        }
+        adminNode = child
+        return ok ? AdminConfig(listen: listen, token: token, location: node.location) : nil
+    }
+
     /// `{ cache-control = "no-store" }` or `[{ name = "cache-control", value = "no-store" }]`.
     mutating func decodeHeaders(_ node: ConfigNode, kind: ValueKind) -> [HeaderField]? {
         var fields: [(HeaderField, ConfigNode)] = []
@@ -1069,6 +1130,15 @@ struct ConfigDecoder {
                     fix: "Use another port, or one listener"
                 )
             }
+        }
+        if let admin = config.admin, let node = adminNode, admin.listen.port != 0,
+            let other = config.listeners.first(where: { Self.bindsOverlap($0.bind, admin.listen) })
+        {
+            report(
+                node,
+                "\"\(admin.listen)\" overlaps the bind \"\(other.bind)\" of listener \"\(other.name)\" (\(other.location))",
+                fix: "Give the admin API its own port, like listen = \"127.0.0.1:9901\""
+            )
         }
         var routeNames: [String: SourceLocation] = [:]
         for (route, node) in zip(config.routes, routeNodes) {

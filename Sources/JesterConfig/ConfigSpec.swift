@@ -597,6 +597,25 @@ package enum ConfigSpec {
         ]
     )
 
+    package static let admin = TableSpec(
+        "[admin]",
+        "The admin API (GET /status, GET /healthz, POST /reload) on its own plaintext HTTP/1.1 socket.",
+        fields: [
+            FieldSpec(
+                "listen",
+                .string(expected: "an address like \"127.0.0.1:9901\" or \"[::1]:9901\""),
+                "Where the admin API listens: \"127.0.0.1:9901\", \"[::1]:9901\", \"localhost:9901\", or \":9901\" (every address). Port 0 picks a free port. Anything but a loopback address needs a token.",
+                requirement: .required,
+                example: "listen = \"127.0.0.1:9901\""
+            ),
+            FieldSpec(
+                "token",
+                .string(expected: "a token like \"${JESTER_ADMIN_TOKEN}\""),
+                "A bearer token every admin request must carry (Authorization: Bearer TOKEN). Required when listen is not a loopback address. Printable ASCII without spaces; read it from the environment with \"${JESTER_ADMIN_TOKEN}\" rather than writing it in the file."
+            ),
+        ]
+    )
+
     package static let root = TableSpec(
         "the top level",
         "A Jester gateway config.",
@@ -630,11 +649,7 @@ package enum ConfigSpec {
             FieldSpec("access_log", .table(accessLog), "Access logging."),
             FieldSpec("lifecycle", .table(lifecycle), "Graceful shutdown and reload."),
             FieldSpec("plugins", .table(plugins), "Plugin discovery, signatures and the unsafe dylib tier."),
-            FieldSpec(
-                "admin",
-                .unsupported("the [admin] table is not supported yet in this version of Jester"),
-                "The admin API (a later version)."
-            ),
+            FieldSpec("admin", .table(admin), "The admin API: gateway status, health and reload over HTTP."),
         ]
     )
 

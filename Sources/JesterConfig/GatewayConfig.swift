@@ -20,6 +20,9 @@ public struct GatewayConfig: Sendable, Equatable {
     public var lifecycle: LifecycleConfig
     /// `[plugins]`: discovery and the unsafe tier.
     public var plugins: PluginsConfig
+    /// `[admin]`: the admin API (`GET /status`, `GET /healthz`, `POST /reload`); `nil` when the
+    /// config has no `[admin]` table, and then nothing listens for it.
+    public var admin: AdminConfig?
     /// Every file that contributed to this config, main file first.
     public var files: [String]
 
@@ -30,6 +33,7 @@ public struct GatewayConfig: Sendable, Equatable {
         accessLog: AccessLogConfig = AccessLogConfig(),
         lifecycle: LifecycleConfig = LifecycleConfig(),
         plugins: PluginsConfig = PluginsConfig(),
+        admin: AdminConfig? = nil,
         files: [String] = []
     ) {
         self.listeners = listeners
@@ -38,6 +42,7 @@ public struct GatewayConfig: Sendable, Equatable {
         self.accessLog = accessLog
         self.lifecycle = lifecycle
         self.plugins = plugins
+        self.admin = admin
         self.files = files
     }
 
@@ -95,6 +100,74 @@ public struct BindAddress: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         guard let host else { return ":\(port)" }
         return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+}
+
+extension BindAddress {
+    /// Whether only this machine can connect: `127.0.0.0/8`, `::1` (or `::ffff:127.x.y.z`) and
+    /// `localhost`. Every address (`":9901"`) and any other name or address is not.
+    public var isLoopback: Bool {
+        guard let host = host?.lowercased() else { return false }
+        if host == "localhost" || host.hasSuffix(".localhost") { return true }
+        if ValueParsers.isIPv4(host) { return host.hasPrefix("127.") }
+        guard ValueParsers.isIPv6(host) else { return false }
+        let groups = Self.ipv6Groups(host)
+        guard groups.count == 8 else { return false }
+        if groups[0..<7].allSatisfy({ $0 == 0 }) { return groups[7] == 1 }
+        // ::ffff:127.0.0.1, the IPv4-mapped form.
+        return groups[0..<5].allSatisfy { $0 == 0 } && groups[5] == 0xFFFF && groups[6] >> 8 == 127
+    }
+
+    /// The eight 16-bit groups of an IPv6 address (an embedded dotted IPv4 tail counts as two);
+    /// fewer when the text is malformed.
+    private static func ipv6Groups(_ text: String) -> [UInt16] {
+        func parse(_ part: Substring) -> [UInt16]? {
+            guard !part.isEmpty else { return [] }
+            var groups: [UInt16] = []
+            for piece in part.split(separator: ":", omittingEmptySubsequences: false) {
+                if piece.contains(".") {
+                    let octets = piece.split(separator: ".").compactMap { UInt16($0) }
+                    guard octets.count == 4, octets.allSatisfy({ $0 <= 255 }) else { return nil }
+                    groups += [octets[0] << 8 | octets[1], octets[2] << 8 | octets[3]]
+                } else {
+                    guard piece.count <= 4, let group = UInt16(piece, radix: 16) else { return nil }
+                    groups.append(group)
+                }
+            }
+            return groups
+        }
+        let halves = text.components(separatedBy: "::")
+        guard let head = parse(Substring(halves[0])) else { return [] }
+        guard halves.count == 2 else { return head }
+        guard let tail = parse(Substring(halves[1])), head.count + tail.count < 8 else { return [] }
+        return head + Array(repeating: 0, count: 8 - head.count - tail.count) + tail
+    }
+}
+
+/// `[admin]`: where the admin API listens and the token it asks for.
+///
+/// ```toml
+/// [admin]
+/// listen = "127.0.0.1:9901"
+/// token = "${JESTER_ADMIN_TOKEN}"   # required when listen is not a loopback address
+/// ```
+public struct AdminConfig: Sendable, Equatable {
+    /// Where to listen (`listen`, required): host and port; port 0 picks a free port (for tests).
+    public var listen: BindAddress
+    /// The bearer token every request must carry (`Authorization: Bearer TOKEN`), or `nil` for
+    /// none. The loader refuses a `listen` that is not a loopback address without a token.
+    public var token: String?
+    /// Where the `[admin]` table was written.
+    public var location: SourceLocation
+
+    public init(
+        listen: BindAddress,
+        token: String? = nil,
+        location: SourceLocation = SourceLocation(file: "", line: 0)
+    ) {
+        self.listen = listen
+        self.token = token
+        self.location = location
     }
 }
 

@@ -96,6 +96,11 @@ public func describePlan(_ config: GatewayConfig) -> String {
     lines.append(
         "drain timeout: \(config.lifecycle.drainTimeout)" + (config.lifecycle.pidFile.map { ", pid file \($0)" } ?? "")
     )
+    if let admin = config.admin {
+        lines.append(
+            "admin API: \(admin.listen), " + (admin.token == nil ? "no token (loopback only)" : "bearer token required")
+        )
+    }
     if !config.files.isEmpty { lines.append("files: " + config.files.joined(separator: ", ")) }
     return lines.joined(separator: "\n")
 }

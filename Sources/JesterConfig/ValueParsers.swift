@@ -64,15 +64,17 @@ package enum ValueParsers {
 
     // MARK: Addresses
 
-    /// `":443"`, `"127.0.0.1:8080"`, `"[::1]:8080"`, `"localhost:8080"`.
-    package static func bind(_ text: String) -> Result<BindAddress, ValueProblem> {
+    /// `":443"`, `"127.0.0.1:8080"`, `"[::1]:8080"`, `"localhost:8080"`. With `allowPortZero`, port
+    /// 0 (any free port, for tests) too.
+    package static func bind(_ text: String, allowPortZero: Bool = false) -> Result<BindAddress, ValueProblem> {
         guard let colon = text.lastIndex(of: ":") else {
             return .failure("\"\(text)\" has no port")
         }
         var host = String(text[..<colon])
         let portText = text[text.index(after: colon)...]
-        guard let port = Int(portText), (1...65535).contains(port), portText.allSatisfy(\.isASCII) else {
-            return .failure("\"\(portText)\" is not a port (1-65535)")
+        let ports = allowPortZero ? 0...65535 : 1...65535
+        guard let port = Int(portText), ports.contains(port), portText.allSatisfy(\.isASCII) else {
+            return .failure("\"\(portText)\" is not a port (\(ports.lowerBound)-65535)")
         }
         if host.isEmpty { return .success(BindAddress(host: nil, port: port)) }
         if host.hasPrefix("[") {

@@ -1,4 +1,5 @@
 public import JesterConfig
+import JesterManifest
 public import JesterRuntime
 public import Logging
 import NIOConcurrencyHelpers
@@ -31,9 +32,14 @@ public final class Gateway: Service, Sendable {
     private let trustStore: (any TrustStore)?
     /// Built-in filters' state that outlives a reload (rate-limit buckets, fetched key sets).
     private let filterStates = FilterStateStore()
+    private let reloadConfig: (@Sendable () async throws -> GatewayConfig)?
 
     private struct State {
         var listeners: [Listener] = []
+        /// The admin API's socket, when the config has `[admin]`.
+        var admin: AdminServer?
+        /// When ``start()`` finished, for the uptime in `GET /status`.
+        var startedAt: ContinuousClock.Instant?
         var started = false
         var stopping = false
         var generation = 0
@@ -57,12 +63,17 @@ public final class Gateway: Service, Sendable {
     ///   - trustStore: The keys plugins must be signed with when the config's `[plugins]
     ///     require_signatures` is true; read at start and on every reload. Without one, such a
     ///     config fails to start.
+    ///   - reloadConfig: Loads the config again, as a reload by signal would (`jester run` reads
+    ///     its config file). With it, the admin API answers `POST /reload` by calling it and then
+    ///     ``reload(_:)``; without it, `POST /reload` is a 404.
     public init(
         config: GatewayConfig, logger: Logger, accessLogger: Logger? = nil, pluginHost: PluginHost? = nil,
-        eventLoopGroup: (any EventLoopGroup)? = nil, allowUnsafeDylib: Bool = false, trustStore: (any TrustStore)? = nil
+        eventLoopGroup: (any EventLoopGroup)? = nil, allowUnsafeDylib: Bool = false, trustStore: (any TrustStore)? = nil,
+        reloadConfig: (@Sendable () async throws -> GatewayConfig)? = nil
     ) {
         self.allowUnsafeDylib = allowUnsafeDylib
         self.trustStore = trustStore
+        self.reloadConfig = reloadConfig
         if let eventLoopGroup {
             group = eventLoopGroup
             ownsGroup = false
@@ -87,6 +98,12 @@ public final class Gateway: Service, Sendable {
 
     /// The bound port of a listener.
     public func port(of listener: String) -> Int? { boundAddresses[listener]?.port }
+
+    /// The address the admin API is bound to (useful with `[admin] listen` on port 0); `nil` when
+    /// the config has no `[admin]` or the gateway is not serving.
+    public var adminAddress: SocketAddress? {
+        state.withLockedValue { $0.admin?.localAddress }
+    }
 
     /// The configuration being served.
     public var config: GatewayConfig { state.withLockedValue { $0.config } }
@@ -128,9 +145,13 @@ public final class Gateway: Service, Sendable {
         let (table, plugins) = try await buildTable(config, generation: 1, previousPlugins: [:], states: states)
         core.swap(table)
         var listeners: [Listener] = []
+        var admin: AdminServer?
         do {
             for listenerConfig in config.listeners {
                 listeners.append(try await Listener.bind(listenerConfig, core: core, group: group))
+            }
+            if let adminConfig = config.admin {
+                admin = try await bindAdmin(adminConfig)
             }
         } catch {
             for listener in listeners { await listener.stopAccepting() }
@@ -139,6 +160,8 @@ public final class Gateway: Service, Sendable {
         }
         state.withLockedValue {
             $0.listeners = listeners
+            $0.admin = admin
+            $0.startedAt = .now
             $0.generation = 1
             $0.plugins = plugins
         }
@@ -152,6 +175,21 @@ public final class Gateway: Service, Sendable {
                 ]
             )
         }
+        if let admin { logAdminListening(admin) }
+    }
+
+    private func bindAdmin(_ config: AdminConfig) async throws -> AdminServer {
+        try await AdminServer.bind(config, routes: adminRoutes, group: group, logger: core.logger)
+    }
+
+    private func logAdminListening(_ admin: AdminServer) {
+        core.logger.notice(
+            "admin API listening",
+            metadata: [
+                "address": .string(admin.localAddress.map(Self.format) ?? "?"),
+                "token": .stringConvertible(admin.config.token != nil),
+            ]
+        )
     }
 
     /// Replaces the configuration atomically. The new routes, upstreams and plugins are built
@@ -169,7 +207,9 @@ public final class Gateway: Service, Sendable {
         guard !busy else { throw GatewayError.reloadInProgress }
         defer { reloadLock.withLockedValue { $0 = false } }
 
-        let (generation, previousPlugins, oldListeners) = state.withLockedValue { ($0.generation + 1, $0.plugins, $0.listeners) }
+        let (generation, previousPlugins, oldListeners, oldAdmin) = state.withLockedValue {
+            ($0.generation + 1, $0.plugins, $0.listeners, $0.admin)
+        }
         let states = filterStates.makeBuild()
         let (table, plugins) = try await buildTable(newConfig, generation: generation, previousPlugins: previousPlugins, states: states)
 
@@ -177,11 +217,19 @@ public final class Gateway: Service, Sendable {
         let kept = oldListeners.filter { old in newConfig.listeners.contains { $0 == old.config } }
         let removed = oldListeners.filter { old in !kept.contains { $0 === old } }
         let toBind = newConfig.listeners.filter { new in !kept.contains { $0.config == new } }
+        // The admin API is rebound only when its address changed (or it was added or removed);
+        // a new token applies to the next request on the same socket.
+        let rebindAdmin = oldAdmin?.config.listen != newConfig.admin?.listen
         for listener in removed { await listener.stopAccepting() }
+        if rebindAdmin, let oldAdmin { await oldAdmin.stopAccepting() }
         var bound: [Listener] = []
+        var newAdmin: AdminServer?
         do {
             for listenerConfig in toBind {
                 bound.append(try await Listener.bind(listenerConfig, core: core, group: group))
+            }
+            if rebindAdmin, let adminConfig = newConfig.admin {
+                newAdmin = try await bindAdmin(adminConfig)
             }
         } catch {
             // Put the old listeners back so the old config keeps serving as it was.
@@ -190,14 +238,23 @@ public final class Gateway: Service, Sendable {
             for listener in removed {
                 if let again = try? await Listener.bind(listener.config, core: core, group: group) { restored.append(again) }
             }
-            state.withLockedValue { $0.listeners = kept + restored }
+            var restoredAdmin = oldAdmin
+            if rebindAdmin, let oldAdmin {
+                restoredAdmin = try? await bindAdmin(oldAdmin.config)
+            }
+            state.withLockedValue {
+                $0.listeners = kept + restored
+                $0.admin = restoredAdmin
+            }
             throw error
         }
         core.swap(table)
         // The store now holds what the new routes use; state only the old routes used goes with them.
         states.commit()
+        if !rebindAdmin, let oldAdmin, let adminConfig = newConfig.admin { oldAdmin.update(adminConfig) }
         state.withLockedValue {
             $0.listeners = kept + bound
+            if rebindAdmin { $0.admin = newAdmin }
             $0.generation = generation
             $0.config = newConfig
             $0.plugins = plugins
@@ -206,6 +263,10 @@ public final class Gateway: Service, Sendable {
         for listener in removed {
             Task { await listener.connections.drain(deadline: drainDeadline) }
         }
+        if rebindAdmin, let oldAdmin {
+            Task { await oldAdmin.connections.drain(deadline: NIODeadline.now() + Self.adminDrainGrace) }
+        }
+        if let newAdmin { logAdminListening(newAdmin) }
         core.logger.notice(
             "configuration reloaded",
             metadata: [
@@ -218,10 +279,10 @@ public final class Gateway: Service, Sendable {
     /// Stops accepting, lets in-flight requests finish for up to `drainTimeout` (default: the
     /// config's `lifecycle.drain_timeout`), then closes every connection.
     public func shutdown(drainTimeout: Duration? = nil) async {
-        let (listeners, config, alreadyStopping) = state.withLockedValue { state in
+        let (listeners, admin, config, alreadyStopping) = state.withLockedValue { state in
             let stopping = state.stopping
             state.stopping = true
-            return (state.listeners, state.config, stopping)
+            return (state.listeners, state.admin, state.config, stopping)
         }
         guard !alreadyStopping else {
             await stopped.wait()
@@ -238,7 +299,15 @@ public final class Gateway: Service, Sendable {
             }
         }
         core.pools.closeAll()
-        state.withLockedValue { $0.listeners = [] }
+        // The admin API stays up through the drain, its /healthz answering 503, and goes last.
+        if let admin {
+            await admin.stopAccepting()
+            await admin.connections.drain(deadline: NIODeadline.now() + Self.adminDrainGrace)
+        }
+        state.withLockedValue {
+            $0.listeners = []
+            $0.admin = nil
+        }
         if ownsGroup {
             try? await group.shutdownGracefully()
         }
@@ -362,6 +431,161 @@ public final class Gateway: Service, Sendable {
     }
 }
 
+// MARK: the admin API
+
+extension Gateway {
+    /// How long in-flight admin requests get to finish when the admin socket closes.
+    static let adminDrainGrace = TimeAmount.seconds(1)
+
+    /// The admin endpoints, answered from this gateway's state.
+    var adminRoutes: AdminRoutes {
+        var reload: (@Sendable () async -> AdminResponse)?
+        if reloadConfig != nil { reload = { await self.reloadFromAdmin() } }
+        return AdminRoutes(
+            status: { self.statusDocument() },
+            serving: { self.state.withLockedValue { $0.started && !$0.stopping } },
+            reload: reload
+        )
+    }
+
+    /// `GET /status`: the gateway, its listeners and routes, traffic counters and every plugin.
+    /// docs/admin.md lists the fields; keys are stable and snake_case.
+    func statusDocument() -> JSONValue {
+        let (config, generation, startedAt, stopping, listeners, admin, plugins) = state.withLockedValue { state in
+            (
+                state.config, state.generation, state.startedAt, state.stopping,
+                state.listeners.map { ($0.config.name, $0.localAddress) },
+                state.admin.map { ($0.config, $0.localAddress) },
+                state.plugins.map { ($0.key.path, $0.value) }
+            )
+        }
+        let statuses: [(path: String, status: PluginStatus)] = plugins.map { ($0.0, $0.1.status) }.sorted {
+            ($0.status.id, $0.path) < ($1.status.id, $1.path)
+        }
+        let degraded = statuses.contains { $0.status.state != .ready }
+        var uptime = 0.0
+        if let startedAt { uptime = (Self.seconds(ContinuousClock.now - startedAt) * 1000).rounded() / 1000 }
+        let boundAddresses = Dictionary(listeners, uniquingKeysWith: { first, _ in first })
+        let listenerList: [JSONValue] = config.listeners.map { listener in
+            let bound: SocketAddress? = boundAddresses[listener.name] ?? nil
+            return .object([
+                ("name", .string(listener.name)),
+                ("bind", .string(listener.bind.description)),
+                ("address", Self.json(bound)),
+                ("tls", .bool(listener.tls != nil)),
+                ("h2c", .bool(listener.h2c)),
+            ])
+        }
+        var adminJSON = JSONValue.null
+        if let admin {
+            let (adminConfig, address) = admin
+            adminJSON = .object([
+                ("listen", .string(adminConfig.listen.description)),
+                ("address", Self.json(address)),
+                ("token_required", .bool(adminConfig.token != nil)),
+            ])
+        }
+        let routes: JSONValue = .object([
+            ("count", Self.json(config.routes.count)),
+            ("names", .array(config.routes.map { JSONValue.string($0.name) })),
+        ])
+        let statistics = self.statistics
+        let requests: JSONValue = .object([
+            ("total", Self.json(statistics.requests)),
+            ("upstream", Self.json(statistics.upstreamRequests)),
+            ("upstream_reused_connections", Self.json(statistics.reusedUpstreamRequests)),
+            ("upstream_connections_opened", Self.json(statistics.upstreamConnectionsOpened)),
+        ])
+        var members: [(key: String, value: JSONValue)] = []
+        members.append(("status", .string(degraded ? "degraded" : "ok")))
+        members.append(("shutting_down", .bool(stopping)))
+        members.append(("generation", Self.json(generation)))
+        members.append(("uptime_seconds", .double(uptime)))
+        members.append(("config_file", config.files.first.map { JSONValue.string($0) } ?? .null))
+        members.append(("listeners", .array(listenerList)))
+        members.append(("admin", adminJSON))
+        members.append(("routes", routes))
+        members.append(("requests", requests))
+        members.append(("plugins", .array(statuses.map { Self.json($0.status, module: $0.path) })))
+        return .object(members)
+    }
+
+    /// One plugin in `GET /status`.
+    static func json(_ status: PluginStatus, module: String) -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = []
+        members.append(("id", .string(status.id)))
+        members.append(("version", .string(status.version.description)))
+        members.append(("abi", .string(status.abi.description)))
+        members.append(("state", .string(status.state.description)))
+        members.append(("module", .string(module)))
+        members.append(("sha256", .string(status.sha256)))
+        members.append(("calls", json(status.calls)))
+        members.append(("errors", json(status.errors)))
+        members.append(("traps", json(status.traps)))
+        members.append(("timeouts", json(status.timeouts)))
+        members.append(("busy_rejections", json(status.busyRejections)))
+        members.append(("active_calls", json(status.activeCalls)))
+        members.append(("idle_instances", json(status.idleInstances)))
+        members.append(("instances_created", json(status.instancesCreated)))
+        members.append(("fuel_consumed", .integer(Int64(clamping: status.fuelConsumed))))
+        members.append(("time_spent_ms", .double((seconds(status.timeSpent) * 1_000_000).rounded() / 1000)))
+        members.append(("peak_memory_bytes", json(status.peakMemoryBytes)))
+        members.append(("last_error", status.lastError.map { JSONValue.string($0) } ?? .null))
+        return .object(members)
+    }
+
+    private static func json(_ number: Int) -> JSONValue { .integer(Int64(number)) }
+
+    private static func json(_ address: SocketAddress?) -> JSONValue {
+        address.map { JSONValue.string(format($0)) } ?? .null
+    }
+
+    /// A duration in seconds, to the microsecond.
+    static func seconds(_ duration: Duration) -> Double {
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return (seconds * 1_000_000).rounded() / 1_000_000
+    }
+
+    /// `POST /reload`: the same as a reload by signal (load the config again, then ``reload(_:)``),
+    /// answered with the new generation, or with every problem and the old config still serving.
+    func reloadFromAdmin() async -> AdminResponse {
+        guard let reloadConfig else { return .text(.notFound, "404 not found") }
+        core.logger.notice("admin API: reloading the configuration")
+        let running = state.withLockedValue { $0.generation }
+        let refused = "reload refused; the running configuration (generation \(running)) keeps serving:\n"
+        let newConfig: GatewayConfig
+        do {
+            newConfig = try await reloadConfig()
+        } catch {
+            core.logger.error("reload refused; the running configuration keeps serving:\n\(error)")
+            return .text(.unprocessableEntity, refused + "\(error)")
+        }
+        do {
+            try await reload(newConfig)
+        } catch {
+            core.logger.error("reload refused; the running configuration keeps serving:\n\(error)")
+            let status: HTTPResponseStatus
+            switch (error as? GatewayError)?.kind {
+            case .reloadInProgress?: status = .conflict
+            case .bind?: status = .internalServerError
+            default: status = .unprocessableEntity
+            }
+            return .text(status, refused + "\(error)")
+        }
+        let generation = state.withLockedValue { $0.generation }
+        let answer: [(key: String, value: JSONValue)] = [
+            ("status", .string("reloaded")), ("generation", .integer(Int64(generation))),
+        ]
+        return .json(.object(answer))
+    }
+
+    /// `127.0.0.1:8080`, `[::1]:8080`.
+    static func format(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+}
+
 /// The plugins one routing table uses. A plugin with the same module bytes, path and config as
 /// one the previous table used is that same plugin, warm instances and all; a changed file or
 /// config makes a new one, and the old one serves its requests in flight until they finish.
@@ -426,8 +650,10 @@ final class GatewayCore: Sendable {
 
 /// Why the gateway could not start or reload.
 public struct GatewayError: Error, Sendable, CustomStringConvertible {
-    private enum Code: Sendable { case bind, tls, config, reloadInProgress }
+    enum Code: Sendable { case bind, tls, config, reloadInProgress }
     private let code: Code
+    /// What kind of failure, for the admin API's status codes.
+    var kind: Code { code }
     public let description: String
     /// Each problem on its own (several for a config whose routes or filters do not build; one
     /// otherwise), as `FILE:LINE: where: what`.
@@ -441,6 +667,15 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
 
     static func bindFailed(listener: String, address: String, reason: String) -> GatewayError {
         GatewayError(.bind, "listener '\(listener)': cannot listen on \(address): \(reason). Is another process using the port, or does it need privileges?")
+    }
+
+    static func adminBindFailed(address: String, location: SourceLocation, reason: String) -> GatewayError {
+        let at = location.file.isEmpty ? "" : "\(location): "
+        return GatewayError(
+            .bind,
+            "\(at)admin.listen: the admin API cannot listen on \(address): \(reason). "
+                + "Is another process (another gateway?) using the port? Pick another port in [admin] listen"
+        )
     }
 
     static func tls(listener: String, reason: String) -> GatewayError {

@@ -398,13 +398,6 @@ import Testing
         )
     }
 
-    @Test func notSupportedYet() {
-        expectProblem(
-            "[admin]\nbind = \"127.0.0.1:9901\"\n" + minimalTOML,
-            "jester.toml:1: admin: the [admin] table is not supported yet in this version of Jester. Remove admin; it arrives in a later version"
-        )
-    }
-
     @Test func wrongTypesSayWhatWasExpected() {
         expectProblem(
             "[listeners]\nbind = \":8080\"\n[[routes]]\nname = \"app\"\n[routes.upstream]\ntargets = 8080",

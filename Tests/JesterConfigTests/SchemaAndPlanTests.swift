@@ -16,7 +16,7 @@ import Testing
         let properties = try #require(root["properties"] as? [String: Any])
         #expect(
             Set(properties.keys) == [
-                "include", "listeners", "routes", "upstreams", "access_log", "lifecycle", "plugins",
+                "include", "listeners", "routes", "upstreams", "access_log", "lifecycle", "plugins", "admin",
             ]
         )
     }
@@ -76,7 +76,7 @@ import Testing
             visited.isSuperset(of: [
                 "[[listeners]]", "[listeners.tls]", "[listeners.http]", "[[routes]]", "[routes.matchers]",
                 "[[routes.matchers.headers]]", "[upstreams.NAME]", "[routes.respond]", "[routes.handler]",
-                "[[routes.filters]]", "[[routes.response_filters]]", "[plugins]", "[access_log]", "[lifecycle]",
+                "[[routes.filters]]", "[[routes.response_filters]]", "[plugins]", "[access_log]", "[lifecycle]", "[admin]",
             ])
         )
         let text = ConfigSchema.jsonSchema
