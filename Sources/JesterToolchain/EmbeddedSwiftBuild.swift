@@ -60,7 +60,8 @@ extension GuestToolchain {
         let object = scratch.appendingPathComponent("guest.o").path
 
         let compile = [swiftc] + compilerArguments(sources: sources, object: object, optimize: optimize)
-        let compiled = try Self.run(compile, tool: "swiftc")
+        // swiftc leaves a `TemporaryDirectory.*` in $TMPDIR on every run: give it the scratch.
+        let compiled = try Self.run(compile, tool: "swiftc", temporaryDirectory: scratch)
         guard compiled.status == 0 else {
             throw .compileFailed(
                 status: compiled.status,
@@ -222,10 +223,18 @@ extension GuestToolchain {
 
     /// Runs `command` (tool path, then arguments) without a shell and returns its exit status
     /// and everything it printed.
-    static func run(_ command: [String], tool: String) throws(GuestBuildError) -> (status: Int32, output: String) {
+    /// Runs a tool, returning its status and its stdout and stderr together. With
+    /// `temporaryDirectory`, the tool's `TMPDIR` is that directory (removed with the build's
+    /// scratch), for tools that leave files behind in it.
+    static func run(_ command: [String], tool: String, temporaryDirectory: URL? = nil) throws(GuestBuildError) -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: command[0])
         process.arguments = Array(command.dropFirst())
+        if let temporaryDirectory {
+            var environment = ProcessInfo.processInfo.environment
+            environment["TMPDIR"] = temporaryDirectory.path
+            process.environment = environment
+        }
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -27,6 +27,9 @@ import Glibc
         try #require(Self.hasTemplates(language), "templates/\(language) is missing")
         let directory = try JesterFixtures.temporaryDirectory("templates-\(language)")
         defer { try? FileManager.default.removeItem(atPath: directory) }
+        // The builds' own temporary directory: nothing may be left in it.
+        let temporary = directory + "/tmp"
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: true)
         for template in Self.templates {
             let name = "t-\(template)"
             let created = try Self.jester(["plugin", "new", name, "--lang", language, "--template", template], in: directory)
@@ -34,8 +37,11 @@ import Glibc
             let project = directory + "/" + name
             let manifest = try String(contentsOfFile: project + "/plugin.json", encoding: .utf8)
             #expect(manifest.contains("\"id\": \"\(name)\""), "\(manifest)")
-            let build = try Self.jester(["plugin", "build"], in: project)
+            let build = try JesterFixtures.run(
+                JesterFixtures.jesterExecutable, ["plugin", "build"], currentDirectory: project,
+                environment: ["JESTER_HOME": JesterFixtures.repositoryRoot, "TMPDIR": temporary])
             #expect(build.status == 0, "\(language) \(template): \(build.stdout)\(build.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: temporary) == [], "\(language) \(template): the build left files in TMPDIR")
             let test = try Self.jester(["plugin", "test"], in: project)
             #expect(test.status == 0, "\(language) \(template): \(test.stdout)\(test.stderr)")
             #expect(test.stdout.hasSuffix(" 0 failed\n"), "\(test.stdout)")
