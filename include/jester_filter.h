@@ -229,8 +229,10 @@ typedef struct jester_filter_descriptor {
     /* Makes one instance from the route entry's `config` table, as JSON (an object, `{}` when
      * the entry has none; `config_json[config_len]` is a NUL, as a convenience). On a bad
      * config, write a NUL-terminated message of at most err_len bytes to `err` and return NULL:
-     * the gateway refuses the config with that message. Called once per route entry, and again
-     * on every reload, on any thread. The config text is valid only during the call. */
+     * the gateway refuses the config with that message. Called once per route entry, on any
+     * thread; a reload keeps the instance while the route, the entry, the library's real path
+     * and the config stay the same, and calls create again otherwise. The config text is valid
+     * only during the call. */
     void *(*create)(const jester_host_api *api, const char *config_json, size_t config_len, char *err, size_t err_len);
     /* The request phase, before the route's action: returns JESTER_CONTINUE, JESTER_RESPOND,
      * JESTER_FAIL or JESTER_UNAVAILABLE (any other value is a failure). */

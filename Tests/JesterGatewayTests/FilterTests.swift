@@ -327,6 +327,81 @@ enum FilterGuest {
     }
 }
 
+extension DylibGatewayTests {
+    /// A library whose every instance numbers itself (`x-instance` on the response) and says
+    /// what config it was made from.
+    static let countingFilter = """
+        #include <jester_filter.h>
+        #include <stdio.h>
+        #include <string.h>
+        #include <stdlib.h>
+        typedef struct { const jester_host_api *api; char number[16]; } instance_t;
+        static int made;
+        static void *create(const jester_host_api *api, const char *config, size_t len, char *err, size_t err_len) {
+            instance_t *instance = calloc(1, sizeof *instance);
+            instance->api = api;
+            snprintf(instance->number, sizeof instance->number, "%d", ++made);
+            return instance;
+        }
+        static int on_response(void *p, jester_exchange *x) {
+            instance_t *instance = p;
+            instance->api->set_header(x, JESTER_RESPONSE, "x-instance", 10, instance->number, strlen(instance->number));
+            return JESTER_CONTINUE;
+        }
+        static void destroy(void *p) { free(p); }
+        static const jester_filter_descriptor descriptor = {
+            .abi_major = JESTER_FILTER_ABI_VERSION_MAJOR, .abi_minor = JESTER_FILTER_ABI_VERSION_MINOR,
+            .size = sizeof(jester_filter_descriptor), .name = "counting",
+            .create = create, .on_response = on_response, .destroy = destroy,
+        };
+        JESTER_FILTER_EXPORT const jester_filter_descriptor *jester_filter_v1(void) { return &descriptor; }
+        """
+
+    /// A reload keeps an unchanged dylib entry's instance (no new `create`), makes a new one for
+    /// a changed config or a renamed route, and a check (`jester config validate`) leaves the
+    /// serving instance alone.
+    @Test func reloadKeepsAnUnchangedDylibInstance() async throws {
+        let directory = try JesterFixtures.temporaryDirectory("dylib-reload")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Self.countingFilter.write(toFile: directory + "/counting.c", atomically: true, encoding: .utf8)
+        let library = directory + "/libcounting.so"
+        let compiled = try JesterFixtures.run(
+            "/usr/bin/env", ["cc", "-shared", "-fPIC", "-O2", "-I", JesterFixtures.repositoryRoot + "/include", "-o", library, directory + "/counting.c"])
+        try #require(compiled.status == 0, "\(compiled.stderr)")
+
+        let origin = try await TestOrigin()
+        let listener = JesterFixtures.listener()
+        func config(route: String = "app", setting: String = "a") -> GatewayConfig {
+            let filter = FilterConfig(kind: .dylib, name: "count", module: library, config: ["setting": .string(setting)])
+            return GatewayConfig(
+                listeners: [listener], routes: [RouteConfig(name: route, action: .upstream("app"), filters: [filter])],
+                upstreams: [upstream("app", [origin])])
+        }
+        let gw = try await JesterFixtures.startGateway(config(), allowUnsafeDylib: true)
+        defer { Task { await gw.shutdown(); await origin.stop() } }
+        let port = try #require(gw.port(of: listener.name))
+        func instance() throws -> String {
+            let response = try JesterFixtures.curl(["-si", "http://127.0.0.1:\(port)/"]).stdout.lowercased()
+            return response.split(separator: "\r\n").first { $0.hasPrefix("x-instance: ") }.map { String($0.dropFirst(12)) } ?? "none"
+        }
+        let first = try instance()
+        #expect(first != "none")
+        try await gw.reload(config())
+        #expect(try instance() == first)
+        try await gw.reload(config())
+        #expect(try instance() == first)
+        // A check makes an instance of its own and the served one stays.
+        try await Gateway(config: config(), logger: JesterFixtures.logger, allowUnsafeDylib: true).check()
+        #expect(try instance() == first)
+        try await gw.reload(config(setting: "b"))
+        let changed = try instance()
+        #expect(changed != first && changed != "none")
+        try await gw.reload(config(route: "renamed", setting: "b"))
+        let renamed = try instance()
+        #expect(renamed != changed && renamed != "none")
+    }
+}
+
 @Suite(.serialized) struct FilterReloadTests {
     @Test func reloadPicksUpAChangedPluginAndKeepsUnchangedOnes() async throws {
         let origin = try await TestOrigin()

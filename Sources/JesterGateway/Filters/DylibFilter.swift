@@ -18,8 +18,9 @@ import Darwin
 /// `dlopen` and called in the gateway process, unsandboxed. The gateway loads one only when
 /// `--allow-unsafe-dylib` (or `[plugins] allow_unsafe_dylib`) allows it.
 ///
-/// One filter is one instance of the library (its `create`), made per route entry and again on
-/// reload, and shared by every request of the route on every event loop: the library promises
+/// One filter is one instance of the library (its `create`), made per route entry, kept across
+/// reloads while the entry, the library and its config stay the same (``Identity``), and shared by
+/// every request of the route on every event loop: the library promises
 /// that `on_request` and `on_response` are thread-safe for different exchanges. Each request gets
 /// one exchange handle for both phases, kept in the exchange and dropped in ``onFinish(_:)``.
 /// Calls run inline on the request's event loop, like WASM filters, but without a time limit:
@@ -59,6 +60,13 @@ import Darwin
         self.callbacks = callbacks
         self.host = host
         self.api = api
+    }
+
+    /// What an instance is kept across reloads by (with its route and entry): the library's real
+    /// path and the config `create` was given.
+    struct Identity: Hashable, Sendable {
+        let path: String
+        let config: String
     }
 
     deinit {
@@ -241,18 +249,23 @@ final class DylibLibrary: @unchecked Sendable {
         self.descriptor = descriptor
     }
 
-    /// Every library opened so far, by real path.
-    private static let opened = NIOLockedValueBox<[String: DylibLibrary]>([:])
-
-    /// The library at `path`, opened now or earlier.
-    static func open(_ path: String, label: String) throws(DylibFilterError) -> DylibLibrary {
+    /// `path` with symlinks resolved: the key libraries are opened under.
+    static func realPath(_ path: String, label: String) throws(DylibFilterError) -> String {
         guard let resolved = realpath(path, nil) else {
             let error = errno
             if error == ENOENT || error == ENOTDIR { throw .fileMissing(label: label, path: path) }
             throw .notLoadable(label: label, path: path, String(cString: strerror(error)))
         }
-        let real = String(cString: resolved)
-        free(resolved)
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
+    /// Every library opened so far, by real path.
+    private static let opened = NIOLockedValueBox<[String: DylibLibrary]>([:])
+
+    /// The library at `path`, opened now or earlier.
+    static func open(_ path: String, label: String) throws(DylibFilterError) -> DylibLibrary {
+        let real = try realPath(path, label: label)
         let result: Result<DylibLibrary, DylibFilterError> = opened.withLockedValue { opened in
             if let library = opened[real] { return .success(library) }
             // Under the lock: dlopen runs the library's constructors once, and dlerror is per thread.

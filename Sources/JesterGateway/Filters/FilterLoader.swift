@@ -94,7 +94,7 @@ struct FilterBuilder {
         case .wasm:
             filter = wasm(entry, report: report, problem: problem, prefix: prefix)
         case .dylib:
-            filter = dylib(entry, problem: problem, prefix: prefix)
+            filter = dylib(entry, stateEntry: stateEntry, problem: problem, prefix: prefix)
         }
         problems += found
         guard let filter else { return nil }
@@ -181,7 +181,10 @@ struct FilterBuilder {
         }
     }
 
-    private func dylib(_ entry: FilterConfig, problem: (String) -> Void, prefix: String) -> (any GatewayFilter)? {
+    /// The entry's dylib filter. An instance is kept across reloads (its `create` does not run
+    /// again) while the route, the entry's place, the library's real path and the config stay the
+    /// same, as a WASM plugin keeps its warm instances.
+    private func dylib(_ entry: FilterConfig, stateEntry: String, problem: (String) -> Void, prefix: String) -> (any GatewayFilter)? {
         guard allowUnsafeDylib || config.plugins.allowUnsafeDylib else {
             problem(
                 "\(entry.location): \(prefix): type: dylib filters run native code unsandboxed inside the gateway, so they are off by default. "
@@ -196,7 +199,12 @@ struct FilterBuilder {
             var filterLogger = logger
             filterLogger[metadataKey: "route"] = "\(route.name)"
             filterLogger[metadataKey: "filter"] = "dylib:\(entry.name)"
-            return try DylibFilter.load(path: module, config: entry.config, label: "dylib:\(entry.name)", logger: filterLogger)
+            let label = "dylib:\(entry.name)"
+            let identity = DylibFilter.Identity(path: try DylibLibrary.realPath(module, label: label), config: entry.config.serialized())
+            let key = FilterStateStore.Key(route: route.name, entry: stateEntry, identity: FilterStateStore.Identity(identity))
+            return try states.state(at: key) { () throws(DylibFilterError) in
+                try DylibFilter.load(path: module, config: entry.config, label: label, logger: filterLogger)
+            }
         } catch {
             problem("\(entry.location): \(prefix): module: \(error)")
             return nil
