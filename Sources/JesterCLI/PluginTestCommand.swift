@@ -32,6 +32,12 @@ struct TestCommand: AsyncParsableCommand {
             A header expected as null must be absent. `body` (or `body_contains`) checks the response body, \
             `request_body` the request's, `path` and `method` the request's after the filter.
 
+            A plugin that exports on-request-body or on-response-body gets each body it does not buffer in \
+            chunks, as the gateway streams it: every chunk of `body_chunks` (a list of strings, instead of \
+            `body`; a `body` is one chunk) is one call, then one call with no bytes marks the end. The \
+            expected body is what the hook made of them. The request body streams only after on-request \
+            continued, the response body after on-response, and only when the status and method allow one.
+
             Examples:
               jester plugin test
               jester plugin test examples/plugins/swift-auth --verbose
@@ -278,7 +284,7 @@ struct PluginTestCase {
 
     private static func message(_ json: JSONValue, path: String, file: String, isRequest: Bool) throws -> TestMessages.Message {
         let reader = StrictObject(json, path: path, file: file)
-        try reader.allow(isRequest ? ["method", "path", "query", "headers", "body", "client_address"] : ["status", "headers", "body"])
+        try reader.allow(isRequest ? ["method", "path", "query", "headers", "body", "body_chunks", "client_address"] : ["status", "headers", "body", "body_chunks"])
         var message = TestMessages.Message()
         message.method = try reader.string("method") ?? "GET"
         message.path = try reader.string("path") ?? "/"
@@ -287,6 +293,15 @@ struct PluginTestCase {
         message.status = try reader.integer("status") ?? 200
         message.headers = try reader.headers("headers")
         message.body = try reader.string("body").map { Array($0.utf8) }
+        if let chunks = json["body_chunks"] {
+            guard message.body == nil else { throw reader.fail("body_chunks", "give either body or body_chunks, not both") }
+            let texts = chunks.arrayValue?.compactMap(\.stringValue)
+            guard let texts, texts.count == chunks.arrayValue?.count else {
+                throw reader.fail("body_chunks", "expected an array of strings, one for each chunk")
+            }
+            message.chunks = texts.map { Array($0.utf8) }
+            message.body = message.chunks?.flatMap { $0 }
+        }
         return message
     }
 
@@ -323,6 +338,7 @@ struct PluginTestCase {
         // Bodies are there only when the manifest asks for them, as in the gateway; the fresh
         // response of on-request has an empty one.
         let buffering = plugin.manifest.httpFilter ?? HTTPFilterOptions()
+        let requestChunks = request.arrivingChunks
         var request = request
         if !buffering.bufferRequestBody { request.body = nil }
         var fresh = TestMessages.Message()
@@ -330,12 +346,22 @@ struct PluginTestCase {
         let messages = TestMessages(request: request, response: fresh)
         var action = HTTPFilterAction.continue
         if session.handlesRequests { action = try session.onRequest(messages) }
+        if action == .continue, session.handlesRequestBodies, !buffering.bufferRequestBody, !requestChunks.isEmpty {
+            messages.request.body = try stream(requestChunks, through: session, .request, messages)
+        }
+        var responseChunks: [[UInt8]] = []
         if action == .continue {
             var response = upstream ?? TestMessages.Message()
+            responseChunks = response.arrivingChunks
             if !buffering.bufferResponseBody { response.body = nil }
             messages.response = response
         }
         if session.handlesResponses { _ = try session.onResponse(messages) }
+        if session.handlesResponseBodies, !buffering.bufferResponseBody, Self.mayHaveBody(status: messages.response.status, method: messages.request.method) {
+            // After `respond`, the body is the one the filter set (the gateway streams it too).
+            if action == .respond { responseChunks = messages.response.body.map { $0.isEmpty ? [] : [$0] } ?? [] }
+            messages.response.body = try stream(responseChunks, through: session, .response, messages)
+        }
         let logs = session.takeLogs()
 
         var problems: [String] = []
@@ -359,6 +385,24 @@ struct PluginTestCase {
         if let expected = expect.path, messages.request.path != expected { problems.append("path: expected \(expected), got \(messages.request.path)") }
         if let expected = expect.method, messages.request.method != expected { problems.append("method: expected \(expected), got \(messages.request.method)") }
         return .init(problems: problems, logs: logs)
+    }
+
+    /// Calls the body hook of `message` once for each chunk, then once with none to end the body,
+    /// as the gateway does; returns the body the hook made.
+    private func stream(_ chunks: [[UInt8]], through session: HTTPFilterSession, _ message: HTTPFilterMessage, _ messages: TestMessages) throws -> [UInt8] {
+        var out: [UInt8] = []
+        // An empty chunk in the middle of a body carries nothing; the gateway does not pass one on.
+        for chunk in chunks where !chunk.isEmpty {
+            let replaced = try chunk.withUnsafeBytes { try session.onBody(message, chunk: $0, end: false, messages: messages) }
+            out += replaced ?? chunk
+        }
+        out += try [UInt8]().withUnsafeBytes { try session.onBody(message, chunk: $0, end: true, messages: messages) } ?? []
+        return out
+    }
+
+    /// A response to HEAD, a 1xx, 204 or 304 has no body, and no body hook runs for it.
+    private static func mayHaveBody(status: Int, method: String) -> Bool {
+        method != "HEAD" && status >= 200 && status != 204 && status != 304
     }
 
     private func check(_ name: String, _ expected: String?, in message: TestMessages.Message, _ key: String, _ problems: inout [String]) {
@@ -385,6 +429,11 @@ final class TestMessages: HTTPFilterMessages {
         var headers: [(String, String)] = []
         /// Nil: not buffered (the manifest did not ask for it) and not set.
         var body: [UInt8]?
+        /// The body as it arrives in chunks, when the case gives `body_chunks`.
+        var chunks: [[UInt8]]?
+
+        /// What a body hook is called with: the chunks given, or the body as one chunk.
+        var arrivingChunks: [[UInt8]] { chunks ?? (body.map { $0.isEmpty ? [] : [$0] } ?? []) }
 
         func values(_ name: String) -> [String] {
             headers.filter { $0.0.lowercased() == name.lowercased() }.map(\.1)

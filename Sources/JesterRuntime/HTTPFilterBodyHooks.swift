@@ -150,3 +150,38 @@ enum HTTPFilterBodyHooks {
         return PluginError.make(.badGuestResponse, message).with(pluginID: instance.image.id, export: export)
     }
 }
+
+/// The request and response as a body hook sees them: readable, not editable. The head of the
+/// message whose body streams has gone on already (the request to the upstream, the response to
+/// the client), so setters answer `false` and change nothing, `set-body` is ignored, and `body`
+/// is `unavailable` (the hook is given the body in chunks instead). Every embedder gets these
+/// rules, whatever its ``HTTPFilterMessages`` would allow.
+final class BodyHookMessages: HTTPFilterMessages {
+    private let view: any HTTPFilterMessages
+
+    init(_ view: any HTTPFilterMessages) {
+        self.view = view
+    }
+
+    var method: String { view.method }
+    func setMethod(_ method: String) -> Bool { false }
+    var path: String { view.path }
+    func setPath(_ path: String) -> Bool { false }
+    var query: String { view.query }
+    func setQuery(_ query: String) -> Bool { false }
+    var clientAddress: String { view.clientAddress }
+    var status: Int { view.status }
+    func setStatus(_ status: Int) -> Bool { false }
+    func header(_ name: String, in message: HTTPFilterMessage) -> String? { view.header(name, in: message) }
+    func headerValues(_ name: String, in message: HTTPFilterMessage) -> [String] { view.headerValues(name, in: message) }
+    func headerNames(in message: HTTPFilterMessage) -> [String] { view.headerNames(in: message) }
+    func setHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool { false }
+    func addHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool { false }
+    func removeHeader(_ name: String, in message: HTTPFilterMessage) {}
+
+    func withBody(of message: HTTPFilterMessage, _ body: (UnsafeRawBufferPointer) throws -> Void) throws -> HTTPFilterBodyUnavailable? {
+        .notBuffered
+    }
+
+    func setBody(_ bytes: UnsafeRawBufferPointer, of message: HTTPFilterMessage) {}
+}

@@ -222,6 +222,8 @@ extension HTTPFilterSession {
     ///
     /// During the call the guest may read the request (and, in `on-response-body`, the
     /// response) through `messages`; the host passes no response handle to `on-request-body`.
+    /// Edits are refused (setters answer `false`, `set-body` is ignored) and `body` is
+    /// unavailable, whatever `messages` allows: the head has gone on before its body streams.
     ///
     /// ```swift
     /// let out = try session.onBody(.response, chunk: bytes, end: false, messages: messages)
@@ -247,7 +249,7 @@ extension HTTPFilterSession {
         }
         let post = (message == .request ? exports.postRequestBody : exports.postResponseBody).flatMap { instance.function(at: $0) }
         let budget = fixedBudget.map { CallBudget(fuel: $0.fuel, deadline: Watchdog.now() &+ $0.nanoseconds, timeout: $0.timeout) } ?? plugin.budget(for: context)
-        instance.context.httpMessages = messages
+        instance.context.httpMessages = BodyHookMessages(messages)
         defer { instance.context.httpMessages = nil }
         do {
             return try HTTPFilterBodyHooks.call(

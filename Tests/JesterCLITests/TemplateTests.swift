@@ -99,6 +99,39 @@ import Glibc
         #expect(schema.stdout.contains("config.keys:"), "\(schema.stdout)")
     }
 
+    /// `jester plugin test` streams bodies through a plugin's body hooks, chunk by chunk, as the
+    /// gateway does: the `stream-redact` example passes its own `tests.json` (a word split
+    /// between chunks, the request body, a 304 without one), and an expectation that only holds
+    /// without the hooks fails.
+    @Test func testDrivesBodyHooks() throws {
+        let directory = try JesterFixtures.temporaryDirectory("plugin-test-hooks")
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let project = directory + "/stream-redact"
+        try FileManager.default.copyItem(atPath: JesterFixtures.repositoryRoot + "/examples/filters/stream-redact", toPath: project)
+        let build = try Self.jester(["plugin", "build"], in: project)
+        try #require(build.status == 0, "\(build.stdout)\(build.stderr)")
+        let passing = try Self.jester(["plugin", "test"], in: project)
+        #expect(passing.status == 0, "\(passing.stdout)\(passing.stderr)")
+        #expect(passing.stdout.hasSuffix("stream-redact: 6 passed, 0 failed\n"), "\(passing.stdout)")
+
+        try """
+            { "cases": [
+              { "name": "unmasked", "request": {}, "response": { "body_chunks": ["a sec", "ret"] }, "expect": { "body": "a secret" } },
+              { "name": "request unmasked", "request": { "method": "PUT", "body": "secret" }, "expect": { "request_body": "secret" } }
+            ] }
+            """.write(toFile: project + "/tests.json", atomically: true, encoding: .utf8)
+        let failing = try Self.jester(["plugin", "test"], in: project)
+        #expect(failing.status == 1)
+        #expect(failing.stdout.contains("FAIL  unmasked\n        body: expected \"a secret\", got \"a ******\""), "\(failing.stdout)")
+        #expect(failing.stdout.contains("FAIL  request unmasked\n        request_body: expected \"secret\", got \"******\""), "\(failing.stdout)")
+
+        try #"{ "cases": [ { "name": "x", "request": { "body": "a", "body_chunks": ["a"] }, "expect": {} } ] }"#
+            .write(toFile: project + "/tests.json", atomically: true, encoding: .utf8)
+        let both = try Self.jester(["plugin", "test"], in: project)
+        #expect(both.status != 0)
+        #expect(both.stderr.contains("tests.json: cases[0].request.body_chunks: give either body or body_chunks, not both"), "\(both.stderr)")
+    }
+
     /// `examples/plugins/jester.toml` as its comments say to run it: the same API-key check and
     /// header filter in every language, one route each.
     @Test func examplePluginsServeThroughTheGateway() async throws {

@@ -136,7 +136,7 @@ final class WasmBodyTransform: RequestBodyTransform, ResponseBodyTransform {
             guard let exchange else {
                 throw FilterFailure("the request this body belongs to is over")
             }
-            let messages = BodyHookMessages(exchange)
+            let messages = ExchangeMessages(exchange, phase: .response)
             let replacement = try chunk.withUnsafeReadableBytes { bytes in
                 try session.onBody(message, chunk: bytes, end: end, messages: messages)
             }
@@ -198,43 +198,4 @@ extension GatewayFailure {
             ? .filterUnavailable(filter: filter, failure.message) : .filterFailed(filter: filter, failure.message)
         return GatewayFailure(kind, route: route)
     }
-}
-
-/// The request and response as a body hook sees them: readable, not editable. The head of the
-/// message whose body streams has gone on already (the request to the upstream, the response
-/// to the client), so setters answer `false` and change nothing, and `set-body` is ignored;
-/// `body` is `unavailable` (the hook is given the body in chunks instead).
-final class BodyHookMessages: HTTPFilterMessages {
-    private let view: ExchangeMessages
-
-    init(_ exchange: FilterExchange) {
-        view = ExchangeMessages(exchange, phase: .response)
-    }
-
-    var method: String { view.method }
-    func setMethod(_ method: String) -> Bool { false }
-    var path: String { view.path }
-    func setPath(_ path: String) -> Bool { false }
-    var query: String { view.query }
-    func setQuery(_ query: String) -> Bool { false }
-    var clientAddress: String { view.clientAddress }
-    var status: Int { view.status }
-    func setStatus(_ status: Int) -> Bool { false }
-    func header(_ name: String, in message: HTTPFilterMessage) -> String? { view.header(name, in: message) }
-    func headerValues(_ name: String, in message: HTTPFilterMessage) -> [String] {
-        view.headerValues(name, in: message)
-    }
-    func headerNames(in message: HTTPFilterMessage) -> [String] { view.headerNames(in: message) }
-    func setHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool { false }
-    func addHeader(_ name: String, _ value: String, in message: HTTPFilterMessage) -> Bool { false }
-    func removeHeader(_ name: String, in message: HTTPFilterMessage) {}
-
-    func withBody(
-        of message: HTTPFilterMessage,
-        _ body: (UnsafeRawBufferPointer) throws -> Void
-    ) throws -> HTTPFilterBodyUnavailable? {
-        .notBuffered
-    }
-
-    func setBody(_ bytes: UnsafeRawBufferPointer, of message: HTTPFilterMessage) {}
 }
