@@ -6,13 +6,14 @@ instruction counts do not depend on what else the machine does, so they are what
 against. This starts an nginx origin and a gateway under callgrind (`JesterBench --serve-gateway`,
 the same `Gateway` as `jester run`, whose async main valgrind cannot follow) with the listeners of
 `run.sh --filters` (no filter, built-in `headers`, the WASM `set-header-wasm`, the dylib), sends
-each listener a warm-up and then exactly N keep-alive requests from one connection, and has
+each listener a warm-up and then exactly N keep-alive requests (for `/small`, 13 bytes, or with
+`--path /16k` a 16384-byte file) from one connection, and has
 callgrind dump the counts of those N requests alone (`callgrind_control --zero` before,
 `--dump` after). Every thread of Jester counts (the event loops, the watchdog); the kernel does not.
 
     swift build -c release --product jester && swift build -c release --package-path Benchmarks
     python3 Benchmarks/gateway/callgrind.py [--jester J] [--bench B] [--requests N]
-        [--tiers none,builtin,wasm,dylib] [--top 25] [--out FILE]
+        [--tiers none,builtin,wasm,dylib] [--path /small|/16k] [--top 25] [--out FILE]
 
 It prints instructions per request for each tier, the difference against no filter, and for the
 WASM tier the functions whose inclusive count per request grew the most against no filter.
@@ -39,6 +40,12 @@ BASE_PORT = 18190
 def write_configs(work, origin_port):
     www = os.path.join(work, "www")
     os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "16k"), "wb") as f:
+        f.write(bytes(range(256)) * 64)
+    # nginx's workers run as another user: let them read the file.
+    for path in (work, www):
+        os.chmod(path, 0o755)
+    os.chmod(os.path.join(www, "16k"), 0o644)
     with open(os.path.join(work, "nginx.conf"), "w") as f:
         f.write(f"""pid {work}/nginx.pid;
 error_log stderr warn;
@@ -57,6 +64,7 @@ http {{
     server {{
         listen 127.0.0.1:{origin_port};
         location = /small {{ default_type text/plain; return 200 "hello, world\\n"; }}
+        location = /16k {{ root {www}; default_type application/octet-stream; }}
     }}
 }}
 """)
@@ -89,14 +97,14 @@ def build_filters(jester, work):
                    check=True)
 
 
-def send(port, count):
+def send(port, count, path="/small"):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     for _ in range(count):
-        connection.request("GET", "/small")
+        connection.request("GET", path)
         response = connection.getresponse()
         response.read()
         if response.status != 200:
-            raise SystemExit("127.0.0.1:%d/small answered %d" % (port, response.status))
+            raise SystemExit("127.0.0.1:%d%s answered %d" % (port, path, response.status))
     connection.close()
 
 
@@ -118,6 +126,8 @@ def main():
                         help="serves the gateway (swift build -c release --package-path Benchmarks)")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--tiers", default=",".join(TIERS))
+    parser.add_argument("--path", default="/small", choices=["/small", "/16k"],
+                        help="what each request asks the origin for: 13 bytes, or a 16384-byte file (as run.sh)")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out")
     parser.add_argument("--keep", help="copy each tier's callgrind dump into this directory")
@@ -148,10 +158,10 @@ def main():
             wait_for(BASE_PORT + 1, 300)
             for tier in tiers:
                 port = BASE_PORT + 1 + TIERS.index(tier)
-                print("callgrind: %s, %d requests" % (tier, args.requests), file=sys.stderr, flush=True)
-                send(port, 300)
+                print("callgrind: %s, %d requests for %s" % (tier, args.requests, args.path), file=sys.stderr, flush=True)
+                send(port, 300, args.path)
                 subprocess.run(["callgrind_control", "--zero", str(jester.pid)], check=True, stdout=subprocess.DEVNULL)
-                send(port, args.requests)
+                send(port, args.requests, args.path)
                 subprocess.run(["callgrind_control", "--dump=" + tier, str(jester.pid)], check=True, stdout=subprocess.DEVNULL)
                 dumps = sorted(p for p in os.listdir(work) if p.startswith("callgrind.out."))
                 newest = max((os.path.join(work, p) for p in dumps), key=os.path.getmtime)

@@ -35,6 +35,7 @@ final class FilterChain: Sendable {
         self.requestStages = requestStages
         self.responseStages = responseStages + requestStages.reversed()
         self.logger = logger
+        allFilters = self.responseStages.map(\.filter)
         let requestBuffering = requestStages.map(\.filter.requirements).filter(\.bufferRequestBody)
         let responseBuffering = self.responseStages.map(\.filter.requirements).filter(\.bufferResponseBody)
         buffersRequestBody = !requestBuffering.isEmpty
@@ -52,8 +53,9 @@ final class FilterChain: Sendable {
         return buffering
     }
 
-    /// Every filter once, for `onFinish` (the response stages include the request stages).
-    var allFilters: [any GatewayFilter] { responseStages.map(\.filter) }
+    /// Every filter once, for `onFinish` (the response stages include the request stages); made
+    /// once here rather than for every request.
+    let allFilters: [any GatewayFilter]
 }
 
 /// Runs one request through its route's ``FilterChain``: the request phase, then the response
