@@ -335,18 +335,3 @@ private final class ReplyCollector: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
-
-extension JSONValue {
-    fileprivate var arrayValue: [JSONValue]? {
-        if case .array(let items) = self { return items }
-        return nil
-    }
-
-    fileprivate var doubleValue: Double? {
-        switch self {
-        case .integer(let i): return Double(i)
-        case .double(let d): return d
-        default: return nil
-        }
-    }
-}

@@ -172,9 +172,10 @@ struct HTTPCapability: HostCapability {
     /// The string at parameters (`index`, `index + 1`), or nil when it is longer than `limit`.
     static func readString(_ call: borrowing HostCall, _ index: Int, limit: UInt32) throws -> String? {
         let length = call.i32(index + 1)
-        try call.memory.check(at: call.i32(index), count: length)
+        let memory = call.memory
+        try memory.check(at: call.i32(index), count: length)
         guard length <= limit else { return nil }
-        return try call.memory.readString(at: call.i32(index), count: length)
+        return try memory.readString(at: call.i32(index), count: length)
     }
 
     /// Allocates `text` in the guest and writes `(pointer, length)` at `address`.

@@ -79,6 +79,10 @@ public final class HTTPFilterSession: @unchecked Sendable {
 
     public let plugin: Plugin
     private var instance: PluginInstance?
+    /// Where `on-request` and `on-response` sit among the image's exports, copied here so that a
+    /// call does not touch the plugin and its image, which every event loop shares (their
+    /// reference counts would bounce between cores).
+    private let exports: (onRequest: Int?, onResponse: Int?)
     private let context: ExecutionContext
     /// When the session opened, in `Watchdog.now()` nanoseconds (cheaper than `ContinuousClock`
     /// instants, whose difference is 128-bit arithmetic).
@@ -93,6 +97,7 @@ public final class HTTPFilterSession: @unchecked Sendable {
     init(plugin: Plugin, instance: PluginInstance, context: ExecutionContext) {
         self.plugin = plugin
         self.instance = instance
+        self.exports = plugin.image.httpFilterExports
         self.context = context
         self.started = Watchdog.now()
         if context.deadline == nil {
@@ -108,23 +113,20 @@ public final class HTTPFilterSession: @unchecked Sendable {
     }
 
     /// Whether the plugin exports `on-request`.
-    public var handlesRequests: Bool { plugin.image.httpFilterExports.onRequest != nil }
+    public var handlesRequests: Bool { exports.onRequest != nil }
     /// Whether the plugin exports `on-response`.
-    public var handlesResponses: Bool { plugin.image.httpFilterExports.onResponse != nil }
-
-    /// The arguments of both hooks: the request's handle, then the response's.
-    private static let handles: [Value] = [.i32(requestHandle), .i32(responseHandle)]
+    public var handlesResponses: Bool { exports.onResponse != nil }
 
     /// Calls `on-request` with `messages` (the request, and the empty response a `respond`
     /// sends). Returns `.continue` when the plugin does not export it.
     /// - Throws: ``PluginError`` (limits) or ``GuestTrap``; the session is unusable afterwards.
     public func onRequest(_ messages: any HTTPFilterMessages) throws -> HTTPFilterAction {
-        try call(plugin.image.httpFilterExports.onRequest, "on-request", messages)
+        try call(exports.onRequest, "on-request", messages)
     }
 
     /// Calls `on-response` with `messages`. Returns `.continue` when the plugin does not export it.
     public func onResponse(_ messages: any HTTPFilterMessages) throws -> HTTPFilterAction {
-        try call(plugin.image.httpFilterExports.onResponse, "on-response", messages)
+        try call(exports.onResponse, "on-response", messages)
     }
 
     /// Calls the export at `index` of the image's function exports (resolved once per image, so a
@@ -142,7 +144,7 @@ public final class HTTPFilterSession: @unchecked Sendable {
         }
         let results: [Value]
         do {
-            results = try instance.invoke(function, Self.handles, export: export, budget: budget)
+            results = try instance.invoke(function, instance.filterHandles, export: export, budget: budget)
         } catch {
             failure = error
             end()

@@ -128,6 +128,11 @@ final class PluginInstance: @unchecked Sendable {
         wasi?.close()
     }
 
+    /// The arguments of the `http-filter` hooks: the request's handle, then the response's. One
+    /// array per instance rather than one shared by all, whose reference count every call on
+    /// every event loop would write.
+    let filterHandles: [Value] = [.i32(HTTPFilterSession.requestHandle), .i32(HTTPFilterSession.responseHandle)]
+
     /// The exported function `name`, cached.
     func function(_ name: String) -> Function? {
         guard let index = image.functionExportIndex[name] else { return nil }
