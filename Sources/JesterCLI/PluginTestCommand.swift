@@ -357,9 +357,9 @@ struct PluginTestCase {
             messages.response = response
         }
         if session.handlesResponses { _ = try session.onResponse(messages) }
-        if session.handlesResponseBodies, !buffering.bufferResponseBody, Self.mayHaveBody(status: messages.response.status, method: messages.request.method) {
+        if session.handlesResponseBodies, !buffering.bufferResponseBody, HTTPFilterSession.responseMayHaveBody(status: messages.response.status, method: messages.request.method) {
             // After `respond`, the body is the one the filter set (the gateway streams it too).
-            if action == .respond { responseChunks = messages.response.body.map { $0.isEmpty ? [] : [$0] } ?? [] }
+            if action == .respond { responseChunks = messages.response.arrivingChunks }
             messages.response.body = try stream(responseChunks, through: session, .response, messages)
         }
         let logs = session.takeLogs()
@@ -398,11 +398,6 @@ struct PluginTestCase {
         }
         out += try [UInt8]().withUnsafeBytes { try session.onBody(message, chunk: $0, end: true, messages: messages) } ?? []
         return out
-    }
-
-    /// A response to HEAD, a 1xx, 204 or 304 has no body, and no body hook runs for it.
-    private static func mayHaveBody(status: Int, method: String) -> Bool {
-        method != "HEAD" && status >= 200 && status != 204 && status != 304
     }
 
     private func check(_ name: String, _ expected: String?, in message: TestMessages.Message, _ key: String, _ problems: inout [String]) {

@@ -214,6 +214,12 @@ extension Plugin {
 extension HTTPFilterSession {
     /// Whether the plugin exports `on-request-body`.
     public var handlesRequestBodies: Bool { plugin.image.httpFilterBodyExports.onRequestBody != nil }
+    /// Whether a response can have a body for a body hook to see: not one to HEAD, nor a 1xx,
+    /// 204 or 304. Embedders call `on-response-body` only when this holds.
+    public static func responseMayHaveBody(status: Int, method: String) -> Bool {
+        method != "HEAD" && status >= 200 && status != 204 && status != 304
+    }
+
     /// Whether the plugin exports `on-response-body`.
     public var handlesResponseBodies: Bool { plugin.image.httpFilterBodyExports.onResponseBody != nil }
 

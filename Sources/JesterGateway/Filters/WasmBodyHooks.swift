@@ -61,18 +61,14 @@ final class WasmBodyHookFilter: GatewayFilter {
 
     func onResponse(_ exchange: FilterExchange) -> FilterVerdict {
         let verdict = inner.onResponse(exchange)
-        guard streamsResponseBody, case .proceed = verdict, Self.responseMayHaveBody(exchange) else { return verdict }
+        guard streamsResponseBody, case .proceed = verdict,
+            HTTPFilterSession.responseMayHaveBody(status: Int(exchange.status.code), method: exchange.method.rawValue)
+        else { return verdict }
         return install(.response, in: exchange)
     }
 
     func onFinish(_ exchange: FilterExchange) {
         inner.onFinish(exchange)
-    }
-
-    /// A response to HEAD, a 1xx, 204 or 304 has no body: no hook runs for it.
-    static func responseMayHaveBody(_ exchange: FilterExchange) -> Bool {
-        let status = exchange.status.code
-        return exchange.method != .HEAD && status >= 200 && status != 204 && status != 304
     }
 
     /// Installs the transform that calls the hook of `message`, on the request's session.
