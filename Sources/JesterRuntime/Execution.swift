@@ -24,6 +24,9 @@ public struct ExecutionContext: Sendable {
         /// `limits.timeout` in nanoseconds, worked out once: `Duration` arithmetic is 128-bit, and
         /// a filter's context is used for every call of every request.
         let limitsTimeoutNanoseconds: UInt64?
+        /// Whether `deadline` is set, kept as a flag: testing the optional instant for nil goes
+        /// through the standard library's value witnesses, and a filter asks once per request.
+        let hasDeadline: Bool
 
         init(tenant: String?, environment: [String: String], limits: ResourceLimits?, deadline: ContinuousClock.Instant?, appContext: JSONValue?) {
             self.tenant = tenant
@@ -31,6 +34,7 @@ public struct ExecutionContext: Sendable {
             self.limits = limits
             limitsTimeoutNanoseconds = limits.map { Plugin.nanoseconds($0.timeout) }
             self.deadline = deadline
+            hasDeadline = deadline != nil
             self.appContext = appContext
         }
     }
@@ -98,7 +102,10 @@ public struct ExecutionContext: Sendable {
     }
 
     /// Whether the context sets limits or a deadline (the fast path skips them otherwise).
-    var hasLimitsOrDeadline: Bool { extras.map { $0.limits != nil || $0.deadline != nil } ?? false }
+    var hasLimitsOrDeadline: Bool { extras.map { $0.limits != nil || $0.hasDeadline } ?? false }
+
+    /// Whether the context sets a deadline.
+    var hasDeadline: Bool { extras?.hasDeadline ?? false }
 
     /// ``limits``' timeout in nanoseconds.
     var limitsTimeoutNanoseconds: UInt64? { extras?.limitsTimeoutNanoseconds }

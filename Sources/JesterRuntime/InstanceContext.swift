@@ -26,19 +26,22 @@ final class PluginShared: Sendable {
 final class InstanceContext: @unchecked Sendable {
     // @unchecked: used only by the thread that currently owns the instance (host functions and the
     // WASI output callback run on that thread, inside a guest call).
+    // `@exclusivity(unchecked)`: these are read and written on every call, only by the thread
+    // that owns the instance, never while an `inout` access to the same field is under way, so
+    // the runtime's exclusivity check (about 85 instructions an access) finds nothing to catch.
     let plugin: PluginShared
-    var memory: Memory?
+    @exclusivity(unchecked) var memory: Memory?
     var realloc: Function?
     /// The execution stack for calls the host makes into the guest while the guest is calling the
     /// host (`cabi_realloc` for returned lists), so that they do not allocate a stack each time.
     private var reentryStack: StackBox?
     let engine: Engine
-    var logs: [PluginLogEntry] = []
-    var droppedLogs = 0
+    @exclusivity(unchecked) var logs: [PluginLogEntry] = []
+    @exclusivity(unchecked) var droppedLogs = 0
     /// The context of the call running now.
-    var execution = ExecutionContext(executionID: "")
+    @exclusivity(unchecked) var execution = ExecutionContext(executionID: "")
     /// The request and response of the `http-filter` call running now, if any.
-    var httpMessages: (any HTTPFilterMessages)?
+    @exclusivity(unchecked) var httpMessages: (any HTTPFilterMessages)?
     /// When set (by the CLI), messages also go here as they arrive.
     var liveSink: (@Sendable (PluginLogEntry) -> Void)?
 
@@ -49,8 +52,9 @@ final class InstanceContext: @unchecked Sendable {
 
     func beginCall(_ context: ExecutionContext) {
         execution = context
-        logs.removeAll(keepingCapacity: true)
-        droppedLogs = 0
+        // Writes only when there is something to clear: this runs once per request.
+        if !logs.isEmpty { logs.removeAll(keepingCapacity: true) }
+        if droppedLogs != 0 { droppedLogs = 0 }
     }
 
     func record(_ entry: PluginLogEntry) {

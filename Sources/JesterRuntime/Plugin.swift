@@ -65,12 +65,16 @@ public final class Plugin: Sendable {
     let image: PluginImage
     let pool: InstancePool
     let gate: CallGate
+    /// The state and the counters of failed calls; those of successful calls are the pool's
+    /// (``InstancePool/usage``), counted per thread.
     private let statistics: Locked<PluginStatus>
     /// Consecutive calls that trapped or timed out; five mark the plugin degraded.
     private let failureStreak = Atomic<Int>(0)
-    /// Whether the state is ready or degraded, kept beside `statistics` so that opening a filter
-    /// session, once per request, reads an atomic instead of taking the statistics lock.
+    /// Whether the state is ready or degraded, and whether it is degraded, kept beside
+    /// `statistics` (and changed only with its lock held) so that a call, once per request,
+    /// reads atomics that no call writes instead of taking the statistics lock.
     let isServing = Atomic<Bool>(false)
+    private let isDegraded = Atomic<Bool>(false)
     /// Failed calls in a row (traps or limits) after which a plugin is degraded.
     public static let degradedAfterFailures = 5
     @_spi(Testing) public static var degradedAfterFailuresForTesting: Int { degradedAfterFailures }
@@ -83,7 +87,8 @@ public final class Plugin: Sendable {
         self.timeoutNanoseconds = Self.nanoseconds(image.limits.timeout)
         self.abi = abi
         self.warnings = warnings
-        pool = InstancePool(capacity: image.limits.instancePolicy == .freshPerCall ? 0 : image.limits.poolSize)
+        pool = InstancePool(
+            capacity: image.limits.instancePolicy == .freshPerCall ? 0 : image.limits.poolSize, maxOpen: HTTPFilterSession.maxOpenSessions)
         gate = CallGate(limit: image.limits.maxConcurrency)
         statistics = Locked(PluginStatus(id: image.id, version: image.manifest.version, abi: abi, state: .loading, sha256: image.sha256))
     }
@@ -169,8 +174,7 @@ public final class Plugin: Sendable {
     }
 
     private func runSession<T>(context: ExecutionContext, export: String?, _ body: (inout PluginSession) throws -> T) async throws -> T {
-        let state = statistics.withLock { $0.state }
-        guard state.isServing else {
+        guard isServing.load(ordering: .relaxed) else {
             throw PluginError.make(.unloaded, "the plugin is \(state) and takes no calls").with(pluginID: id, export: export)
         }
         let started = ContinuousClock.now
@@ -211,29 +215,33 @@ public final class Plugin: Sendable {
     /// Records a finished session's outcome and returns its instance to the pool (or shuts it
     /// down when it failed, the pool is full or the plugin stopped).
     ///
-    /// `filterSession`: the instance was checked out for an ``HTTPFilterSession``, and goes back
-    /// with ``InstancePool/checkIn(_:keep:)``.
-    func finishSession(_ instance: PluginInstance, failure: (any Error)?, fuel: UInt64, duration: Duration, usesDedicatedEnvironment: Bool, filterSession: Bool = false) {
-        let state: PluginState
+    /// `ticket`: the instance was checked out for an ``HTTPFilterSession`` with this ticket, and
+    /// goes back with ``InstancePool/checkIn(_:ticket:keep:usage:)``.
+    func finishSession(
+        _ instance: PluginInstance, failure: (any Error)?, fuel: UInt64, duration: Duration, usesDedicatedEnvironment: Bool,
+        ticket: InstancePool.Ticket? = nil
+    ) {
+        var usage: InstancePool.Usage?
         if let failure {
             record(error: failure, fuel: fuel, duration: duration, peak: instance.limiter.peakMemoryBytes)
-            state = statistics.withLock { $0.state }
         } else {
-            // A store only when there is something to reset: every thread finishes sessions, and
+            // Stores only when there is something to change: every thread finishes sessions, and
             // an unconditional store makes the line bounce between their caches.
             if failureStreak.load(ordering: .relaxed) != 0 { failureStreak.store(0, ordering: .relaxed) }
-            let peak = instance.limiter.peakMemoryBytes
-            state = statistics.withLock { status in
-                status.calls += 1
-                status.fuelConsumed &+= fuel
-                status.timeSpent += duration
-                status.peakMemoryBytes = max(status.peakMemoryBytes, peak)
-                if status.state == .degraded { status.state = .ready }
-                return status.state
+            if isDegraded.load(ordering: .relaxed) {
+                statistics.withLock { status in
+                    if status.state == .degraded { transition(&status, to: .ready) }
+                }
             }
+            usage = InstancePool.Usage(calls: 1, fuel: fuel, time: duration, peakMemoryBytes: instance.limiter.peakMemoryBytes)
         }
-        let keep = !instance.isPoisoned && !usesDedicatedEnvironment && state.isServing
-        let kept = filterSession ? pool.checkIn(instance, keep: keep) : keep && pool.put(instance)
+        let keep = !instance.isPoisoned && !usesDedicatedEnvironment && isServing.load(ordering: .relaxed)
+        let kept: Bool
+        if let ticket {
+            kept = pool.checkIn(instance, ticket: ticket, keep: keep, usage: usage)
+        } else {
+            kept = pool.finishCall(instance, keep: keep, usage: usage)
+        }
         if !kept, !instance.isPoisoned { shutdownQuietly(instance) }
     }
 
@@ -256,7 +264,7 @@ public final class Plugin: Sendable {
             status.peakMemoryBytes = max(status.peakMemoryBytes, peak)
             status.lastError = String(describing: error)
             if streak >= Self.degradedAfterFailures, status.state == .ready {
-                status.state = .degraded
+                transition(&status, to: .degraded)
                 return true
             }
             return false
@@ -284,6 +292,11 @@ public final class Plugin: Sendable {
     /// The plugin's counters and state.
     public var status: PluginStatus {
         var status = statistics.withLock { $0 }
+        let usage = pool.usage
+        status.calls += usage.calls
+        status.fuelConsumed &+= usage.fuel
+        status.timeSpent += usage.time
+        status.peakMemoryBytes = max(status.peakMemoryBytes, usage.peakMemoryBytes)
         status.idleInstances = pool.idleCount
         status.activeCalls = gate.activeCount
         return status
@@ -306,9 +319,15 @@ public final class Plugin: Sendable {
     func setState(_ state: PluginState, onlyIfServing: Bool = false) {
         statistics.withLock { status in
             if onlyIfServing && !status.state.isServing { return }
-            status.state = state
-            isServing.store(state.isServing, ordering: .relaxed)
+            transition(&status, to: state)
         }
+    }
+
+    /// Sets the state, and the atomics that mirror it; call with the statistics lock held.
+    private func transition(_ status: inout PluginStatus, to state: PluginState) {
+        status.state = state
+        isServing.store(state.isServing, ordering: .relaxed)
+        isDegraded.store(state == .degraded, ordering: .relaxed)
     }
 
     func makeInstance(budget: CallBudget, environment: [(name: String, value: String)]?) throws -> PluginInstance {
@@ -332,24 +351,29 @@ public final class Plugin: Sendable {
 
     func budget(for context: ExecutionContext) -> CallBudget {
         let now = Watchdog.now()
-        guard context.hasLimitsOrDeadline else {
-            return CallBudget(fuel: limits.fuel, deadline: now &+ timeoutNanoseconds, timeout: limits.timeout)
+        let allowance = allowance(ignoringDeadlineOf: context)
+        guard context.hasDeadline, let remaining = context.remainingTime, remaining < allowance.timeout else {
+            return allowance.budget(startingAt: now)
         }
-        var fuel = limits.fuel
-        var timeout = limits.timeout
-        var nanoseconds: UInt64? = timeoutNanoseconds
-        if let tighter = context.limits {
-            fuel = min(fuel, tighter.fuel)
-            if tighter.timeout < timeout {
-                timeout = tighter.timeout
-                nanoseconds = context.limitsTimeoutNanoseconds
-            }
+        let timeout = max(remaining, .zero)
+        return CallBudget(fuel: allowance.fuel, deadline: now &+ Self.nanoseconds(timeout), timeout: timeout)
+    }
+
+    /// The fuel and time of a call in `context`, the plugin's limits tightened by the context's;
+    /// nil when the context has a deadline, which shortens the time of later calls.
+    func allowance(for context: ExecutionContext) -> CallAllowance? {
+        context.hasDeadline ? nil : allowance(ignoringDeadlineOf: context)
+    }
+
+    private func allowance(ignoringDeadlineOf context: ExecutionContext) -> CallAllowance {
+        guard context.hasLimitsOrDeadline, let tighter = context.limits else {
+            return CallAllowance(fuel: limits.fuel, timeout: limits.timeout, nanoseconds: timeoutNanoseconds)
         }
-        if let remaining = context.remainingTime, remaining < timeout {
-            timeout = max(remaining, .zero)
-            nanoseconds = nil
+        let fuel = min(limits.fuel, tighter.fuel)
+        guard tighter.timeout < limits.timeout, let nanoseconds = context.limitsTimeoutNanoseconds else {
+            return CallAllowance(fuel: fuel, timeout: limits.timeout, nanoseconds: timeoutNanoseconds)
         }
-        return CallBudget(fuel: fuel, deadline: now &+ (nanoseconds ?? Self.nanoseconds(timeout)), timeout: timeout)
+        return CallAllowance(fuel: fuel, timeout: tighter.timeout, nanoseconds: nanoseconds)
     }
 
     static func nanoseconds(_ duration: Duration) -> UInt64 {

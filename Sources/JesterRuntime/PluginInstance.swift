@@ -6,12 +6,13 @@ import Logging
 /// Refuses memory and table growth past the plugin's limits, and remembers the peak and whether
 /// it refused anything (so that a trap that follows can be reported as the limit it was).
 final class InstanceLimiter: ResourceLimiter, @unchecked Sendable {
-    // @unchecked: called only by the engine on the thread running the instance.
+    // @unchecked: called only by the engine on the thread running the instance. The fields every
+    // call resets or reads skip the runtime's exclusivity check, as `PluginInstance`'s do.
     var memoryLimit: Int
     var tableLimit: Int
-    private(set) var peakMemoryBytes = 0
-    var refusedMemory: Int?
-    var refusedTable: Int?
+    @exclusivity(unchecked) private(set) var peakMemoryBytes = 0
+    @exclusivity(unchecked) var refusedMemory: Int?
+    @exclusivity(unchecked) var refusedTable: Int?
 
     init(memoryLimit: Int, tableLimit: Int) {
         self.memoryLimit = memoryLimit
@@ -44,6 +45,20 @@ struct CallBudget {
     var timeout: Duration
 }
 
+/// The fuel and time of a call, before it starts: a ``CallBudget`` without the deadline, which
+/// is the moment the call starts plus `nanoseconds`.
+struct CallAllowance {
+    let fuel: UInt64
+    let timeout: Duration
+    /// `timeout` in nanoseconds.
+    let nanoseconds: UInt64
+
+    @inline(__always)
+    func budget(startingAt now: UInt64) -> CallBudget {
+        CallBudget(fuel: fuel, deadline: now &+ nanoseconds, timeout: timeout)
+    }
+}
+
 /// One instance of a plugin: its store, memory, stack and host-function state.
 ///
 /// Used by one thread at a time (the instance pool hands it to one caller), which is what
@@ -60,11 +75,14 @@ final class PluginInstance: @unchecked Sendable {
     private let stack: StackBox
     let wasi: WASISession?
     /// Resolved exported functions, by position in `image.functionExports`.
-    private var exportSlots: [Function?]
+    // `@exclusivity(unchecked)`: these are read and written on every call, only by the thread
+    // that owns the instance, never while an `inout` access to the same field is under way, so
+    // the runtime's exclusivity check (about 85 instructions an access) finds nothing to catch.
+    @exclusivity(unchecked) private var exportSlots: [Function?]
     /// Set when a call trapped or hit a limit: the instance's state can no longer be trusted.
-    var isPoisoned = false
-    var callCount = 0
-    var lastFuelUsed: UInt64 = 0
+    @exclusivity(unchecked) var isPoisoned = false
+    @exclusivity(unchecked) var callCount = 0
+    @exclusivity(unchecked) var lastFuelUsed: UInt64 = 0
 
     /// Creates and initialises an instance: links imports, runs the start function, then
     /// `_initialize` (WASI reactors, and jester-ABI modules built as reactors, such as C with
