@@ -37,13 +37,7 @@ final class CallGate: Sendable {
     func tryAcquire() -> Bool {
         // Sequentially consistent, with `waiting`, so that a caller that queues and a `release`
         // that checks for waiters cannot both miss each other.
-        var current = active.load(ordering: .sequentiallyConsistent)
-        while current < limit {
-            let (exchanged, original) = active.compareExchange(expected: current, desired: current + 1, ordering: .sequentiallyConsistent)
-            if exchanged { return true }
-            current = original
-        }
-        return false
+        active.increment(below: limit)
     }
 
     /// Takes a slot, waiting up to `timeout` for one. Returns false when none came free in time.
@@ -104,5 +98,20 @@ final class CallGate: Sendable {
             guard let next else { return }
             next.continuation.resume(returning: true)
         }
+    }
+}
+
+extension Atomic where Value == Int {
+    /// Adds one unless the value has reached `limit`, sequentially consistent (on x86 no dearer
+    /// than relaxed for a read-modify-write). Returns whether it added.
+    @inline(__always)
+    func increment(below limit: Int) -> Bool {
+        var current = load(ordering: .sequentiallyConsistent)
+        while current < limit {
+            let (exchanged, original) = compareExchange(expected: current, desired: current + 1, ordering: .sequentiallyConsistent)
+            if exchanged { return true }
+            current = original
+        }
+        return false
     }
 }

@@ -129,7 +129,7 @@ final class InstancePool: Sendable {
     func checkOut(slot index: Int = ThreadSlot.current) -> CheckOut {
         let outcome = slots.withLock(index) { slot -> (warm: PluginInstance?, borrowed: Bool)? in
             let borrowed = slot.open >= share
-            if borrowed, !borrowFromReserve() { return nil }
+            if borrowed, !reserve.increment(below: reserveLimit) { return nil }
             slot.open += 1
             if growable, slot.open > slot.capacity { slot.capacity = slot.open }
             return (slot.idle.popLast(), borrowed)
@@ -138,16 +138,6 @@ final class InstancePool: Sendable {
         let ticket = Ticket(slot: index, borrowed: outcome.borrowed)
         if let warm = outcome.warm ?? take() { return .warm(warm, ticket) }
         return .empty(ticket)
-    }
-
-    private func borrowFromReserve() -> Bool {
-        var current = reserve.load(ordering: .relaxed)
-        while current < reserveLimit {
-            let (exchanged, original) = reserve.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
-            if exchanged { return true }
-            current = original
-        }
-        return false
     }
 
     /// Ends a session opened with ``checkOut(slot:)`` whose instance could not be made.
