@@ -46,15 +46,12 @@ final class InstancePool: Sendable {
     /// Sessions open beyond their slot's share, at most `reserveLimit`.
     private let reserve = Atomic<Int>(0)
     private let reserveLimit: Int
-    /// The most filter sessions open at once.
-    let maxOpen: Int
 
     /// - Parameters:
     ///   - capacity: Idle instances kept for calls from tasks (slot 0); 0 keeps none anywhere.
     ///   - maxOpen: Filter sessions open at once, over all threads.
     init(capacity: Int, maxOpen: Int) {
         growable = capacity > 0
-        self.maxOpen = maxOpen
         let threadSlots = ThreadSlot.count - 1
         // An eighth of the limit split between the thread slots: an event loop opens that many
         // sessions at once (a few hundred with few cores) touching only its own slot.
@@ -86,23 +83,14 @@ final class InstancePool: Sendable {
     /// Keeps `instance` for calls from tasks. Returns false (and keeps nothing) when the shared
     /// slot is full.
     func put(_ instance: PluginInstance) -> Bool {
-        slots.withLock(ThreadSlot.shared) { slot in
-            guard slot.idle.count < slot.capacity else { return false }
-            slot.idle.append(instance)
-            return true
-        }
+        giveBack(instance, to: ThreadSlot.shared, closingSession: false, keep: true, usage: nil)
     }
 
     /// Ends a call from a task: counts `usage` (nil for a failed call, which the plugin counts
     /// itself) and keeps `instance` for reuse when `keep` and the shared slot has room.
     /// Returns whether it was kept.
     func finishCall(_ instance: PluginInstance, keep: Bool, usage: Usage?) -> Bool {
-        slots.withLock(ThreadSlot.shared) { slot in
-            if let usage { slot.usage.add(usage) }
-            guard keep, slot.idle.count < slot.capacity else { return false }
-            slot.idle.append(instance)
-            return true
-        }
+        giveBack(instance, to: ThreadSlot.shared, closingSession: false, keep: keep, usage: usage)
     }
 
     /// Where a filter session's instance came from and goes back to.
@@ -123,9 +111,9 @@ final class InstancePool: Sendable {
     }
 
     /// Opens a filter session on the calling thread (on slot `index`): counts it and hands out a
-    /// warm instance of this thread's slot, or failing that one of the shared slot, if there is one. The slot grows
-    /// to keep as many idle instances as sessions were open in it at once, so a steady load does
-    /// not make instances.
+    /// warm instance of this thread's slot, or failing that one of the shared slot, if there is
+    /// one. The slot grows to keep as many idle instances as sessions were open in it at once, so
+    /// a steady load does not make instances.
     func checkOut(slot index: Int = ThreadSlot.current) -> CheckOut {
         let outcome = slots.withLock(index) { slot -> (warm: PluginInstance?, borrowed: Bool)? in
             let borrowed = slot.open >= share
@@ -150,8 +138,14 @@ final class InstancePool: Sendable {
     /// in the slot it came from when `keep` and there is room. Returns whether it was kept.
     func checkIn(_ instance: PluginInstance, ticket: Ticket, keep: Bool, usage: Usage?) -> Bool {
         if ticket.borrowed { reserve.subtract(1, ordering: .relaxed) }
-        return slots.withLock(ticket.slot) { slot in
-            slot.open -= 1
+        return giveBack(instance, to: ticket.slot, closingSession: true, keep: keep, usage: usage)
+    }
+
+    /// Counts `usage` in slot `index` and keeps `instance` there when `keep` and there is room,
+    /// with the slot's lock held once. Returns whether it was kept.
+    private func giveBack(_ instance: PluginInstance, to index: Int, closingSession: Bool, keep: Bool, usage: Usage?) -> Bool {
+        slots.withLock(index) { slot in
+            if closingSession { slot.open -= 1 }
             if let usage { slot.usage.add(usage) }
             guard keep, slot.idle.count < slot.capacity else { return false }
             slot.idle.append(instance)
